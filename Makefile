@@ -1,0 +1,47 @@
+# Two commands set everything up on a fresh machine: `make db`, then `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LIFT_DB := $(BIN)/lift-db
+SUPABASE := node_modules/.bin/supabase
+# `make db` always resets the local server; DATABASE_URL (a real Supabase stack) is for the tests.
+LOCAL := env -u DATABASE_URL
+
+.PHONY: help venv pgtap cli db start stop status reset migrate test clean
+
+help:
+	@echo "make db      virtualenv, server binaries, pgTAP; start the local stack, reset it, print its URL"
+	@echo "make test    everything make db does, the Supabase CLI, then the whole test suite"
+	@echo "make stop    stop the local server (data stays in .lift-db/)"
+	@echo "make clean   stop the server and delete .lift-db/, .venv/ and node_modules/"
+
+$(LIFT_DB): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+venv: $(LIFT_DB)
+
+pgtap: venv
+	$(BIN)/python scripts/install_pgtap.py
+
+$(SUPABASE): package.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+cli: $(SUPABASE)
+
+db: venv pgtap
+	$(LOCAL) $(LIFT_DB) start
+	$(LOCAL) $(LIFT_DB) reset
+	@$(LOCAL) $(LIFT_DB) url
+
+start stop status migrate reset: venv
+	$(LIFT_DB) $@
+
+test: db cli
+	$(BIN)/pytest
+
+clean:
+	-$(LIFT_DB) stop
+	rm -rf .lift-db $(VENV) node_modules

@@ -1,0 +1,130 @@
+"""`lift-db`: the Docker-free local Supabase-compatible stack and the migration runner."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from lift_db import migrations, stack
+from lift_db.errors import LiftDbError
+from lift_db.project import Project, find_project
+from lift_db.server import LocalServer
+from lift_db.target import Target, resolve_target
+
+EXIT_NOT_RUNNING = 3
+
+
+def _report(message: str) -> None:
+    print(message, flush=True)
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range 1-65535: {port}")
+    return port
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lift-db",
+        description="Local Supabase-compatible PostgreSQL (no Docker) and the migration runner.",
+    )
+    parser.add_argument(
+        "--db-url",
+        help="act on this existing database instead of the local server "
+        "(default: $DATABASE_URL, else the local server)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    start = sub.add_parser("start", help="start the local server (reuses a running one)")
+    start.add_argument(
+        "--port",
+        type=_port,
+        default=_port(os.environ["LIFT_DB_PORT"]) if os.environ.get("LIFT_DB_PORT") else None,
+        help="TCP port on 127.0.0.1 (default: $LIFT_DB_PORT, else [db] port of config.toml)",
+    )
+    sub.add_parser("stop", help="stop the local server")
+    sub.add_parser("status", help="is the server up, where, and how many migrations applied")
+    sub.add_parser("migrate", help="apply pending migrations")
+    sub.add_parser(
+        "reset", help="fresh database, platform layer, every migration, then the seed files"
+    )
+    sub.add_parser("url", help="print the connection URL of the target")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except LiftDbError as exc:
+        print(f"lift-db: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    project = find_project()
+    command: str = args.command
+    if command in ("start", "stop"):
+        if args.db_url:
+            raise LiftDbError(
+                f"`lift-db {command}` manages the local server; --db-url names an existing one",
+                f"drop --db-url to {command} the local server",
+            )
+        server = LocalServer.for_project(project)
+        if command == "stop":
+            print("stopped the local server" if server.stop() else "the local server is not running")
+            return 0
+        url = server.start(port=args.port)
+        stack.prepare(Target(url=url, admin_url=server.admin_url(), local=server), _report)
+        print(f"local server ready: {url}")
+        return 0
+    target = resolve_target(project, args.db_url)
+    if command == "url":
+        print(target.url)
+        return 0
+    if command == "status":
+        return _status(project, target)
+    if target.local is not None and not target.local.is_running():
+        raise LiftDbError(
+            "the local server is not running", "start it with `lift-db start` (or `make db`)"
+        )
+    if command == "migrate":
+        stack.migrate(project, target, _report)
+    elif command == "reset":
+        stack.reset(project, target, _report)
+        print(f"database reset: {target.describe()}")
+    return 0
+
+
+def _status(project: Project, target: Target) -> int:
+    if target.local is not None:
+        server = target.local
+        pid = server.postmaster_pid()
+        if pid is None:
+            print(f"local server: not running (data: {server.data_dir})")
+            return EXIT_NOT_RUNNING
+        print(f"local server: running, pid {pid}, data {server.data_dir}")
+    with target.connect() as conn:
+        row = conn.execute("show server_version").fetchone()
+        version = row[0] if row else "?"  # type: ignore[index]
+        exists = conn.execute(
+            "select to_regclass('supabase_migrations.schema_migrations') is not null"
+        ).fetchone()
+        files = migrations.discover(project.migrations_dir)
+        history = migrations.applied(conn) if exists and exists[0] else []  # type: ignore[index]
+    print(f"url: {target.url}")
+    print(f"server version: {version}")
+    print(f"migrations: {len(history)} applied, {len(migrations.pending(files, history))} pending")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

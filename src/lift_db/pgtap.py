@@ -1,0 +1,111 @@
+"""Run one pgTAP file the way `pg_prove` does (psql, unaligned tuples) and read its TAP output."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lift_db.binaries import find_install
+
+_PLAN = re.compile(r"^1\.\.(\d+)")
+_RESULT = re.compile(r"^(not )?ok (\d+)(?: - (.*?))?(\s+#\s*(TODO|SKIP)\b.*)?$", re.IGNORECASE)
+TIMEOUT_S = 600
+
+
+@dataclass
+class Assertion:
+    number: int
+    ok: bool
+    description: str
+    directive: str | None = None
+    diagnostics: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TapRun:
+    path: Path
+    returncode: int
+    stdout: str
+    stderr: str
+    planned: int | None = None
+    assertions: list[Assertion] = field(default_factory=list)
+    diagnostics: list[str] = field(default_factory=list)  # not attached to an assertion
+
+    @property
+    def failures(self) -> list[Assertion]:
+        return [a for a in self.assertions if not a.ok and (a.directive or "").upper() != "TODO"]
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.returncode == 0
+            and self.planned is not None
+            and self.planned == len(self.assertions)
+            and not self.failures
+        )
+
+    def report(self) -> str:
+        lines: list[str] = []
+        if self.returncode != 0:
+            lines.append(f"psql exited with {self.returncode}:")
+            lines.extend("  " + ln for ln in self.stderr.strip().splitlines()[-20:])
+        if self.planned is None:
+            lines.append("no plan: the file never called plan(n)")
+        elif self.planned != len(self.assertions):
+            lines.append(f"planned {self.planned} tests but ran {len(self.assertions)}")
+        for failure in self.failures:
+            lines.append(f"not ok {failure.number} - {failure.description}")
+            lines.extend("  " + d for d in failure.diagnostics)
+        if self.diagnostics and (self.failures or self.planned != len(self.assertions)):
+            lines.extend(self.diagnostics)
+        return "\n".join(lines)
+
+
+def parse_tap(run: TapRun) -> TapRun:
+    current: Assertion | None = None
+    for raw in run.stdout.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if plan := _PLAN.match(line):
+            run.planned = int(plan.group(1))
+            current = None
+        elif result := _RESULT.match(line):
+            directive = result.group(5).upper() if result.group(5) else None
+            current = Assertion(
+                int(result.group(2)), result.group(1) is None, result.group(3) or "", directive
+            )
+            run.assertions.append(current)
+        elif line.startswith("#"):
+            text = line[1:].strip()
+            if current is not None and not current.ok:
+                current.diagnostics.append(text)
+            else:
+                run.diagnostics.append(text)
+    return run
+
+
+def run_file(path: Path, url: str) -> TapRun:
+    psql = find_install().bin("psql")
+    result = subprocess.run(
+        [
+            str(psql),
+            "--no-psqlrc",
+            "--no-align",
+            "--quiet",
+            "--tuples-only",
+            "--pset=pager=off",
+            "--set=ON_ERROR_STOP=1",
+            "--file",
+            str(path),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    return parse_tap(TapRun(path, result.returncode, result.stdout, result.stderr))

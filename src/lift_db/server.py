@@ -1,0 +1,339 @@
+"""The embedded local server: a PostgreSQL cluster under `.lift-db/`, listening on 127.0.0.1.
+
+The cluster's superuser is `supabase_admin`, as on the platform; the platform layer then creates
+the non-superuser `postgres` role that migrations and the app use. PostgreSQL refuses to run as
+root, so under root every server process runs as the unprivileged OS user `lift-db`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from lift_db.binaries import PgInstall, find_install
+from lift_db.errors import PortInUseError, ServerError
+from lift_db.project import Project
+
+SERVICE_USER = "lift-db"
+SUPERUSER = "supabase_admin"
+# Local-only credentials, the same the Supabase CLI's local stack uses. The server listens on the
+# loopback interface only.
+LOCAL_PASSWORD = "postgres"  # noqa: S105
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 60
+
+
+def running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+@dataclass(frozen=True)
+class LocalServer:
+    """The embedded server of one project checkout."""
+
+    project: Project
+    install: PgInstall
+
+    @classmethod
+    def for_project(cls, project: Project) -> LocalServer:
+        return cls(project, find_install())
+
+    # -- paths and recorded state ------------------------------------------------------------
+    @property
+    def state_dir(self) -> Path:
+        return self.project.state_dir
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "server.log"
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "server.json"
+
+    def recorded_port(self) -> int | None:
+        try:
+            value = json.loads(self.state_file.read_text()).get("port")
+        except (FileNotFoundError, ValueError, AttributeError):
+            return None
+        return value if isinstance(value, int) else None
+
+    def port(self) -> int:
+        return self.recorded_port() or self.project.db_port()
+
+    def url(self, user: str = "postgres", dbname: str = "postgres", port: int | None = None) -> str:
+        return f"postgresql://{user}:{LOCAL_PASSWORD}@{HOST}:{port or self.port()}/{dbname}"
+
+    def admin_url(self, dbname: str = "postgres") -> str:
+        return self.url(SUPERUSER, dbname)
+
+    # -- process inspection --------------------------------------------------------------------
+    def postmaster_pid(self) -> int | None:
+        """The pid of a live postmaster serving this data directory, or None."""
+        try:
+            first = (self.data_dir / "postmaster.pid").read_text().splitlines()[0]
+            pid = int(first)
+        except (FileNotFoundError, IndexError, ValueError, PermissionError):
+            return None
+        return pid if self._serves_data_dir(pid) else None
+
+    def _serves_data_dir(self, pid: int) -> bool:
+        # A pid from a killed run may have been reused by an unrelated process: only a postgres
+        # process working in our data directory counts.
+        try:
+            cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+            exe = Path(os.readlink(f"/proc/{pid}/exe")).name
+        except OSError:
+            return False
+        return exe == "postgres" and cwd == self.data_dir.resolve()
+
+    def _orphans(self) -> list[int]:
+        """Server processes left in our data directory after their postmaster died."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and self._serves_data_dir(int(entry.name)):
+                found.append(int(entry.name))
+        return found
+
+    def is_running(self) -> bool:
+        return self.postmaster_pid() is not None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self, port: int | None = None, out: object = sys.stdout) -> str:
+        """Start the server (or reuse the running one) and return its connection URL."""
+        self.install.require_extensions("vector", "pgtap")
+        wanted = port or self.recorded_port() or self.project.db_port()
+        pid = self.postmaster_pid()
+        if pid is not None:
+            current = self.port()
+            if port is not None and port != current:
+                raise ServerError(
+                    f"the local server is already running on port {current}",
+                    f"run `lift-db stop` first to restart it on port {port}",
+                )
+            self._wait_ready(current)
+            _say(out, f"local server already running (pid {pid}), reusing it")
+            return self.url(port=current)
+        self._recover_stale(out)
+        _check_port_free(wanted)
+        self._prepare_dirs()
+        if not (self.data_dir / "PG_VERSION").is_file():
+            self._initdb(out)
+        self._write_conf(wanted)
+        result = self._run(
+            [
+                str(self.install.bin("pg_ctl")),
+                "start",
+                "-w",
+                "-t",
+                str(START_TIMEOUT_S),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+            ],
+            check=False,
+        )
+        if result.returncode != 0:
+            raise ServerError(
+                f"the local server did not start on port {wanted}:\n{self._log_tail()}",
+                f"see {self.log_file}",
+            )
+        self.state_file.write_text(json.dumps({"port": wanted}) + "\n")
+        self._wait_ready(wanted)
+        return self.url(port=wanted)
+
+    def stop(self, out: object = sys.stdout) -> bool:
+        """Stop the server; False when it was not running."""
+        if self.postmaster_pid() is None:
+            self._recover_stale(out)
+            return False
+        self._run(
+            [str(self.install.bin("pg_ctl")), "stop", "-m", "fast", "-w", "-D", str(self.data_dir)]
+        )
+        return True
+
+    def destroy(self) -> None:
+        """Stop the server and delete its data directory (used by tests on scratch clusters)."""
+        self.stop(out=None)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _recover_stale(self, out: object) -> None:
+        pidfile = self.data_dir / "postmaster.pid"
+        if not pidfile.exists():
+            return
+        for pid in self._orphans():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while self._orphans() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pidfile.unlink(missing_ok=True)
+        _say(out, f"removed the stale pid file of a server that was killed ({pidfile})")
+
+    def _prepare_dirs(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if running_as_root():
+            user = _ensure_service_user()
+            _grant_traverse(self.state_dir.parent, user)
+            _grant_traverse(self.install.prefix, user)
+            for path in (self.state_dir, *self.state_dir.rglob("*")):
+                os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+
+    def _initdb(self, out: object) -> None:
+        _say(out, f"initialising a new cluster in {self.data_dir}")
+        pwfile = self.state_dir / ".pwfile"
+        pwfile.write_text(LOCAL_PASSWORD + "\n")
+        if running_as_root():
+            user = pwd.getpwnam(SERVICE_USER)
+            os.chown(pwfile, user.pw_uid, user.pw_gid)
+        try:
+            self._run(
+                [
+                    str(self.install.bin("initdb")),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    SUPERUSER,
+                    f"--pwfile={pwfile}",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale-provider=builtin",
+                    "--builtin-locale=C.UTF-8",
+                    "--locale=C",
+                ]
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        with (self.data_dir / "postgresql.conf").open("a") as conf:
+            conf.write("\ninclude_if_exists = 'lift-db.conf'\n")
+
+    def _write_conf(self, port: int) -> None:
+        conf = self.data_dir / "lift-db.conf"
+        conf.write_text(
+            "# Written by `lift-db start`: loopback only, logical decoding for Realtime tests.\n"
+            f"listen_addresses = '{HOST}'\n"
+            f"port = {port}\n"
+            "unix_socket_directories = ''\n"
+            "wal_level = logical\n"
+            "max_replication_slots = 10\n"
+            "max_wal_senders = 10\n"
+            "max_connections = 200\n"
+            "shared_buffers = '256MB'\n"
+            "log_min_messages = warning\n"
+            "log_line_prefix = '%m [%p] %q%u@%d '\n"
+        )
+        if running_as_root():
+            user = pwd.getpwnam(SERVICE_USER)
+            os.chown(conf, user.pw_uid, user.pw_gid)
+
+    def _wait_ready(self, port: int) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                with psycopg.connect(self.url(SUPERUSER, port=port), connect_timeout=5):
+                    return
+            except psycopg.OperationalError as exc:
+                last = exc
+                time.sleep(0.1)
+        raise ServerError(f"the local server on port {port} does not accept connections: {last}")
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no server log)"
+
+    def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+        kwargs: dict[str, object] = {}
+        if running_as_root():
+            user = pwd.getpwnam(SERVICE_USER)
+            kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+        env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
+        result = subprocess.run(
+            argv,
+            cwd=self.state_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        if check and result.returncode != 0:
+            raise ServerError(
+                f"{Path(argv[0]).name} failed (exit {result.returncode}):\n"
+                f"{(result.stderr or result.stdout).strip()}"
+            )
+        return result
+
+
+def _say(out: object, message: str) -> None:
+    if out is not None:
+        print(message, file=out)  # type: ignore[call-overload]
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError as exc:
+            raise PortInUseError(
+                f"port {port} on {HOST} is already in use by another process",
+                f"stop that process, or start on another port: `lift-db start --port {port + 1}`"
+                " (or set LIFT_DB_PORT)",
+            ) from exc
+
+
+def _ensure_service_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        pass
+    nologin = "/usr/sbin/nologin" if Path("/usr/sbin/nologin").exists() else "/bin/false"
+    result = subprocess.run(
+        ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+         "--shell", nologin, SERVICE_USER],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0 and "already exists" not in result.stderr:
+        raise ServerError(
+            f"could not create the OS user {SERVICE_USER!r} that runs the server as root: "
+            f"{result.stderr.strip()}",
+            f"create it yourself (`useradd --system {SERVICE_USER}`) or run lift-db as a normal user",
+        )
+    return pwd.getpwnam(SERVICE_USER)
+
+
+def _grant_traverse(path: Path, user: pwd.struct_passwd) -> None:
+    """Let the service user reach `path`: add search permission where an ancestor lacks it."""
+    for folder in (path, *path.parents):
+        st = folder.stat()
+        if st.st_uid == user.pw_uid or st.st_mode & stat.S_IXOTH:
+            continue
+        folder.chmod(st.st_mode | stat.S_IXOTH)
+        print(
+            f"note: granted search permission on {folder} so that the server user "
+            f"{SERVICE_USER!r} can reach the project",
+            file=sys.stderr,
+        )

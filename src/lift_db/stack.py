@@ -1,0 +1,91 @@
+"""What `lift-db migrate` and `lift-db reset` do to a target database."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+
+from lift_db import migrations
+from lift_db.errors import LiftDbError
+from lift_db.platform import ensure_platform_layer
+from lift_db.project import Project
+from lift_db.target import Target, connect
+
+Report = Callable[[str], None]
+
+
+def prepare(target: Target, report: Report) -> None:
+    """Install the platform layer where the target lacks it (never on a real Supabase stack)."""
+    with target.connect(admin=True) as conn:
+        if ensure_platform_layer(conn):
+            report("installed the Supabase platform layer")
+
+
+def migrate(project: Project, target: Target, report: Report) -> int:
+    files = migrations.discover(project.migrations_dir)
+    prepare(target, report)
+    with target.connect() as conn:
+        done = migrations.migrate(conn, files, report)
+    if not done:
+        report("no pending migrations")
+    return len(done)
+
+
+def seed(project: Project, target: Target, report: Report) -> None:
+    """Run the seed files of `[db.seed] sql_paths`, each in one transaction, as `db reset` does."""
+    files = project.seed_files()
+    with target.connect() as conn:
+        for path in files:
+            text = path.read_text(encoding="utf-8")
+            rel = path.relative_to(project.root).as_posix()
+            try:
+                with conn.transaction():
+                    conn.execute(text.encode())
+                    conn.execute(
+                        "insert into supabase_migrations.seed_files (path, hash) values (%s, %s)"
+                        " on conflict (path) do update set hash = excluded.hash",
+                        (rel, hashlib.sha256(text.encode()).hexdigest()),
+                    )
+            except psycopg.Error as exc:
+                raise LiftDbError(
+                    f"seed file {rel} failed: {exc.diag.message_primary or exc}"
+                    f" [SQLSTATE {exc.diag.sqlstate}]; it was rolled back",
+                    f"fix {rel} and run `lift-db reset` again",
+                ) from exc
+            report(f"seeded {rel}")
+
+
+def reset(project: Project, target: Target, report: Report) -> None:
+    """Fresh database, platform layer, every migration, then the seed files."""
+    # Validate the files before dropping anything: a bad name must not cost the old database.
+    files = migrations.discover(project.migrations_dir)
+    project.seed_files()
+    recreate_database(target, report)
+    prepare(target, report)
+    with target.connect() as conn:
+        migrations.migrate(conn, files, report)
+    seed(project, target, report)
+
+
+def recreate_database(target: Target, report: Report) -> None:
+    url = target.admin_url or target.url
+    dbname = psycopg.conninfo.conninfo_to_dict(url).get("dbname") or "postgres"
+    maintenance = psycopg.conninfo.make_conninfo(
+        url, dbname="template1" if dbname != "template1" else "postgres"
+    )
+    try:
+        with connect(maintenance) as conn:
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname))
+            )
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(str(dbname))))
+    except psycopg.Error as exc:
+        raise LiftDbError(
+            f"cannot recreate database {dbname}: {exc.diag.message_primary or exc}",
+            "against a Supabase stack use `supabase db reset`; otherwise use a URL whose role "
+            "may drop and create the database",
+        ) from exc
+    report(f"recreated database {dbname}")

@@ -1,0 +1,1 @@
+-- Demo data for local development (`lift-db reset`, `supabase db reset`). Never deployed.
