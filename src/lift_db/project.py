@@ -17,6 +17,7 @@ class Project:
     """A checkout of the datastore: the `supabase/` folder and the local stack's state folder."""
 
     root: Path
+    state: Path | None = None  # where the embedded server lives, when not `.lift-db/`
 
     @property
     def supabase_dir(self) -> Path:
@@ -37,6 +38,8 @@ class Project:
     @property
     def state_dir(self) -> Path:
         """Git-ignored home of the embedded server (data directory, log, pid and port)."""
+        if self.state is not None:
+            return self.state
         override = os.environ.get("LIFT_DB_STATE_DIR")
         return Path(override).resolve() if override else self.root / ".lift-db"
 

@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import psycopg
 
@@ -116,7 +117,7 @@ class LocalServer:
         return self.postmaster_pid() is not None
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def start(self, port: int | None = None, out: object = sys.stdout) -> str:
+    def start(self, port: int | None = None, out: TextIO | None = sys.stdout) -> str:
         """Start the server (or reuse the running one) and return its connection URL."""
         self.install.require_extensions("vector", "pgtap")
         wanted = port or self.recorded_port() or self.project.db_port()
@@ -160,7 +161,7 @@ class LocalServer:
         self._wait_ready(wanted)
         return self.url(port=wanted)
 
-    def stop(self, out: object = sys.stdout) -> bool:
+    def stop(self, out: TextIO | None = sys.stdout) -> bool:
         """Stop the server; False when it was not running."""
         if self.postmaster_pid() is None:
             self._recover_stale(out)
@@ -176,7 +177,7 @@ class LocalServer:
         shutil.rmtree(self.state_dir, ignore_errors=True)
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _recover_stale(self, out: object) -> None:
+    def _recover_stale(self, out: TextIO | None) -> None:
         pidfile = self.data_dir / "postmaster.pid"
         if not pidfile.exists():
             return
@@ -198,7 +199,7 @@ class LocalServer:
             for path in (self.state_dir, *self.state_dir.rglob("*")):
                 os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
 
-    def _initdb(self, out: object) -> None:
+    def _initdb(self, out: TextIO | None) -> None:
         _say(out, f"initialising a new cluster in {self.data_dir}")
         pwfile = self.state_dir / ".pwfile"
         pwfile.write_text(LOCAL_PASSWORD + "\n")
@@ -265,10 +266,11 @@ class LocalServer:
             return "(no server log)"
 
     def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-        kwargs: dict[str, object] = {}
+        uid = gid = None
+        groups: list[int] | None = None
         if running_as_root():
             user = pwd.getpwnam(SERVICE_USER)
-            kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+            uid, gid, groups = user.pw_uid, user.pw_gid, []
         env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
         result = subprocess.run(
             argv,
@@ -278,7 +280,9 @@ class LocalServer:
             text=True,
             stdin=subprocess.DEVNULL,
             check=False,
-            **kwargs,  # type: ignore[arg-type]
+            user=uid,
+            group=gid,
+            extra_groups=groups,
         )
         if check and result.returncode != 0:
             raise ServerError(
@@ -288,13 +292,15 @@ class LocalServer:
         return result
 
 
-def _say(out: object, message: str) -> None:
+def _say(out: TextIO | None, message: str) -> None:
     if out is not None:
-        print(message, file=out)  # type: ignore[call-overload]
+        print(message, file=out)
 
 
 def _check_port_free(port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As PostgreSQL itself does: connections in TIME_WAIT from a previous run do not count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError as exc:
@@ -320,7 +326,8 @@ def _ensure_service_user() -> pwd.struct_passwd:
         raise ServerError(
             f"could not create the OS user {SERVICE_USER!r} that runs the server as root: "
             f"{result.stderr.strip()}",
-            f"create it yourself (`useradd --system {SERVICE_USER}`) or run lift-db as a normal user",
+            f"create it yourself (`useradd --system {SERVICE_USER}`) "
+            "or run lift-db as a normal user",
         )
     return pwd.getpwnam(SERVICE_USER)
 

@@ -72,7 +72,7 @@ def reset(project: Project, target: Target, report: Report) -> None:
 
 def recreate_database(target: Target, report: Report) -> None:
     url = target.admin_url or target.url
-    dbname = psycopg.conninfo.conninfo_to_dict(url).get("dbname") or "postgres"
+    dbname = str(psycopg.conninfo.conninfo_to_dict(url).get("dbname") or "postgres")
     maintenance = psycopg.conninfo.make_conninfo(
         url, dbname="template1" if dbname != "template1" else "postgres"
     )
@@ -81,7 +81,7 @@ def recreate_database(target: Target, report: Report) -> None:
             conn.execute(
                 sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname))
             )
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(str(dbname))))
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
     except psycopg.Error as exc:
         raise LiftDbError(
             f"cannot recreate database {dbname}: {exc.diag.message_primary or exc}",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import TupleRow
 
 from lift_db.errors import TargetUnreachableError
 from lift_db.project import Project
@@ -32,14 +33,14 @@ class Target:
     def describe(self) -> str:
         return redact(self.url)
 
-    def connect(self, admin: bool = False, autocommit: bool = True) -> psycopg.Connection[object]:
+    def connect(self, admin: bool = False, autocommit: bool = True) -> psycopg.Connection[TupleRow]:
         url = self.admin_url if admin and self.admin_url else self.url
         return connect(url, autocommit=autocommit)
 
 
-def connect(url: str, autocommit: bool = True) -> psycopg.Connection[object]:
+def connect(url: str, autocommit: bool = True) -> psycopg.Connection[TupleRow]:
     try:
-        conn: psycopg.Connection[object] = psycopg.connect(
+        conn: psycopg.Connection[TupleRow] = psycopg.connect(
             url, autocommit=autocommit, connect_timeout=10, prepare_threshold=None
         )
     except psycopg.OperationalError as exc:
