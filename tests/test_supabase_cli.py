@@ -36,6 +36,14 @@ def cli() -> Path:
     return CLI
 
 
+def _cli_url(url: str) -> str:
+    # The CLI treats any port but config.toml's as a remote project and insists on TLS, which
+    # the loopback-only local server does not offer.
+    if "sslmode=" in url:
+        return url
+    return url + ("&" if "?" in url else "?") + "sslmode=disable"
+
+
 def _supabase(cli: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(cli), *args, "--workdir", str(ROOT)],
@@ -67,7 +75,7 @@ def test_db_push_applies_every_migration_as_our_runner_records_it(
     files = migrations.discover(project.migrations_dir)
     assert files, "the project has migrations"
     pushed = scratch_db()
-    result = _supabase(cli, "db", "push", "--db-url", pushed.url, "--yes")
+    result = _supabase(cli, "db", "push", "--db-url", _cli_url(pushed.url), "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
     for file in files:
         assert f"Applying migration {file.filename}" in result.stdout + result.stderr
@@ -91,12 +99,12 @@ def test_after_our_runner_the_cli_sees_nothing_to_push(
     with target.connect() as conn:
         migrations.migrate(conn, files)
 
-    listed = _supabase(cli, "migration", "list", "--db-url", target.url)
+    listed = _supabase(cli, "migration", "list", "--db-url", _cli_url(target.url))
     assert listed.returncode == 0, listed.stdout + listed.stderr
     rows = [(local, remote) for local, remote in _ROW.findall(listed.stdout) if local or remote]
     assert rows == [(f.version, f.version) for f in files]
 
-    dry = _supabase(cli, "db", "push", "--dry-run", "--db-url", target.url)
+    dry = _supabase(cli, "db", "push", "--dry-run", "--db-url", _cli_url(target.url))
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "database is up to date" in dry.stdout + dry.stderr
     assert "Would push" not in dry.stdout + dry.stderr
@@ -110,7 +118,7 @@ def test_after_lift_db_reset_the_cli_lists_local_equal_to_remote(
 
     url = resolve_target(project).url
     files = migrations.discover(project.migrations_dir)
-    listed = _supabase(cli, "migration", "list", "--db-url", url)
+    listed = _supabase(cli, "migration", "list", "--db-url", _cli_url(url))
     assert listed.returncode == 0, listed.stdout + listed.stderr
     rows = [(local, remote) for local, remote in _ROW.findall(listed.stdout) if local or remote]
     assert rows == [(f.version, f.version) for f in files]
