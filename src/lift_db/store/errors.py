@@ -1,0 +1,49 @@
+"""What callers of the session store must handle, independent of the implementation.
+
+Expected database errors are mapped by SQLSTATE (see `lift_db.store.sqlstate`): callers never
+catch a driver exception for them.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+
+class StoreError(Exception):
+    """Base of every error the session store raises on purpose."""
+
+
+class InvalidInputError(StoreError, ValueError):
+    """The request is malformed: bad id, unknown status, empty prompt, non-object IR, …"""
+
+
+class NotFoundError(StoreError, LookupError):
+    """The session (or version) does not exist for this user: missing, or someone else's."""
+
+
+class PermissionDeniedError(StoreError, PermissionError):
+    """The user may see the object but not do this to it."""
+
+
+class ConflictError(StoreError):
+    """A concurrent writer got in the way; nothing was written and the call may be retried."""
+
+
+class VersionConflictError(ConflictError):
+    """Another writer changed the IR after the caller read it; nothing was written."""
+
+    def __init__(
+        self, session_id: UUID, expected: int, current: int | None, message: str | None = None
+    ) -> None:
+        super().__init__(
+            message
+            or f"ir version conflict on session {session_id}: expected version {expected}, "
+            f"current version is {current}"
+        )
+        self.session_id = session_id
+        self.expected = expected
+        self.current = current
+
+
+class StoreUnavailableError(StoreError):
+    """The database cannot be reached or refused the connection."""

@@ -1,0 +1,209 @@
+"""InMemorySessionStore: the fallback behind `USE_SUPABASE=false`, with the database's semantics.
+
+Per-user isolation, database-owned versions, optimistic concurrency and rollback behave as in
+PostgreSQL, so the contract suite runs unchanged against both stores. Data lives in the process
+and is gone when it exits: this store is for tests and for keeping the service up while the
+database is away, not for keeping sessions.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from lift_db.store.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    VersionConflictError,
+)
+from lift_db.store.models import (
+    HistoryEntry,
+    NewSession,
+    PromptSession,
+    parse_uuid,
+    validate_description,
+    validate_ir,
+    validate_list,
+    validate_prompt,
+    validate_status,
+)
+
+
+@dataclass
+class _Data:
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    sessions: dict[UUID, PromptSession] = field(default_factory=dict)
+    history: dict[UUID, list[HistoryEntry]] = field(default_factory=dict)
+
+
+class InMemorySessionStore:
+    """Factory of per-user views over one shared in-process dataset."""
+
+    def __init__(self) -> None:
+        self._data = _Data()
+
+    def for_user(self, user_id: UUID | str) -> _MemoryView:
+        return _MemoryView(self._data, parse_uuid(user_id, "user id"))
+
+    def service(self) -> _MemoryView:
+        return _MemoryView(self._data, None)
+
+    def close(self) -> None:
+        pass
+
+
+class _MemoryView:
+    def __init__(self, data: _Data, user_id: UUID | None) -> None:
+        self._data = data
+        self._user = user_id  # None: service mode
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _visible(self, session_id: UUID | str) -> PromptSession | None:
+        sid = parse_uuid(session_id)
+        session = self._data.sessions.get(sid)
+        if session is None or (self._user is not None and session.user_id != self._user):
+            return None
+        return session
+
+    def _require(self, session_id: UUID | str) -> PromptSession:
+        session = self._visible(session_id)
+        if session is None:
+            raise NotFoundError(f"session {session_id} not found")
+        return session
+
+    def _write_version(
+        self, session: PromptSession, ir: dict[str, Any], description: str | None, now: datetime
+    ) -> PromptSession:
+        version = session.ir_version + 1
+        entries = self._data.history.setdefault(session.id, [])
+        entries.append(HistoryEntry(session.id, version, copy.deepcopy(ir), description, now))
+        return replace(session, current_ir=copy.deepcopy(ir), ir_version=version)
+
+    # -- contract --------------------------------------------------------------------------------
+    def create(self, new: NewSession) -> PromptSession:
+        new.validate()
+        owner = new.user_id if new.user_id is not None else self._user
+        if owner is None:
+            raise InvalidInputError("a session needs an owner: set NewSession.user_id")
+        if self._user is not None and owner != self._user:
+            raise PermissionDeniedError("a user cannot create a session owned by another user")
+        now = datetime.now(UTC)
+        with self._data.lock:
+            sid = new.id or uuid4()
+            if sid in self._data.sessions:
+                raise InvalidInputError(f"session {sid} already exists")
+            session = PromptSession(
+                id=sid,
+                user_id=owner,
+                prompt=new.prompt,
+                status=new.status,
+                current_ir=None,
+                ir_version=0,
+                holes=copy.deepcopy(new.holes),
+                assists=copy.deepcopy(new.assists),
+                created_at=now,
+                updated_at=now,
+            )
+            if new.current_ir is not None:
+                session = self._write_version(session, new.current_ir, new.change_description, now)
+            self._data.sessions[sid] = session
+            return copy.deepcopy(session)
+
+    def get(self, session_id: UUID | str) -> PromptSession | None:
+        with self._data.lock:
+            session = self._visible(session_id)
+            return copy.deepcopy(session)
+
+    def update(
+        self, session: PromptSession, *, change_description: str | None = None
+    ) -> PromptSession:
+        validate_prompt(session.prompt)
+        validate_status(session.status)
+        validate_list("holes", session.holes)
+        validate_list("assists", session.assists)
+        validate_description(change_description)
+        if session.current_ir is not None:
+            validate_ir(session.current_ir)
+        with self._data.lock:
+            stored = self._require(session.id)
+            if session.user_id != stored.user_id:
+                raise PermissionDeniedError("a session cannot change its owner")
+            if stored.ir_version != session.ir_version:
+                raise VersionConflictError(session.id, session.ir_version, stored.ir_version)
+            now = datetime.now(UTC)
+            result = stored
+            if session.current_ir != stored.current_ir:
+                if session.current_ir is None:
+                    raise InvalidInputError("current_ir cannot be removed once a session has an IR")
+                result = self._write_version(result, session.current_ir, change_description, now)
+            result = replace(
+                result,
+                prompt=session.prompt,
+                status=session.status,
+                holes=copy.deepcopy(session.holes),
+                assists=copy.deepcopy(session.assists),
+                updated_at=now,
+            )
+            self._data.sessions[result.id] = result
+            return copy.deepcopy(result)
+
+    def _list(self, status: str | None, limit: int | None) -> list[PromptSession]:
+        if limit is not None and limit < 0:
+            raise InvalidInputError("limit must be 0 or more")
+        with self._data.lock:
+            rows = [
+                s
+                for s in self._data.sessions.values()
+                if (self._user is None or s.user_id == self._user)
+                and (status is None or s.status == status)
+            ]
+            rows.sort(key=lambda s: (s.created_at, s.id.bytes), reverse=True)
+            return copy.deepcopy(rows[:limit] if limit is not None else rows)
+
+    def list_active(self, *, limit: int | None = None) -> list[PromptSession]:
+        return self._list("active", limit)
+
+    def list_all(self, *, limit: int | None = None) -> list[PromptSession]:
+        return self._list(None, limit)
+
+    def delete(self, session_id: UUID | str) -> None:
+        with self._data.lock:
+            session = self._require(session_id)
+            del self._data.sessions[session.id]
+            self._data.history.pop(session.id, None)
+
+    def history(self, session_id: UUID | str) -> list[HistoryEntry]:
+        with self._data.lock:
+            session = self._require(session_id)
+            return copy.deepcopy(self._data.history.get(session.id, []))
+
+    def rollback(
+        self,
+        session_id: UUID | str,
+        to_version: int,
+        *,
+        expected_version: int | None = None,
+        change_description: str | None = None,
+    ) -> PromptSession:
+        validate_description(change_description)
+        with self._data.lock:
+            stored = self._require(session_id)
+            entry = next(
+                (h for h in self._data.history.get(stored.id, []) if h.version == to_version),
+                None,
+            )
+            if entry is None:
+                raise NotFoundError(f"session {stored.id} has no version {to_version}")
+            if expected_version is not None and stored.ir_version != expected_version:
+                raise VersionConflictError(stored.id, expected_version, stored.ir_version)
+            now = datetime.now(UTC)
+            description = change_description or f"rollback to version {to_version}"
+            result = self._write_version(stored, entry.ir_snapshot, description, now)
+            result = replace(result, updated_at=now)
+            self._data.sessions[result.id] = result
+            return copy.deepcopy(result)

@@ -1,0 +1,199 @@
+"""PromptSession and its IR history, and their conversion to and from database rows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Literal, get_args
+from uuid import UUID
+
+from lift_db.store.errors import InvalidInputError
+
+SessionStatus = Literal["active", "finalized", "abandoned"]
+STATUSES: tuple[str, ...] = get_args(SessionStatus)
+MAX_PROMPT_CHARS = 20_000
+MAX_DESCRIPTION_CHARS = 1_000
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """What a caller supplies to create a session; the store assigns the rest."""
+
+    prompt: str
+    status: SessionStatus = "active"
+    current_ir: JsonObject | None = None
+    holes: list[Any] = field(default_factory=list)
+    assists: list[Any] = field(default_factory=list)
+    id: UUID | None = None
+    # Owner: the acting user by default; only the service store creates for someone else.
+    user_id: UUID | None = None
+    change_description: str | None = None  # recorded with version 1 when current_ir is given
+
+    def validate(self) -> None:
+        validate_prompt(self.prompt)
+        validate_status(self.status)
+        if self.current_ir is not None:
+            validate_ir(self.current_ir)
+        validate_list("holes", self.holes)
+        validate_list("assists", self.assists)
+        if self.id is not None:
+            parse_uuid(self.id)
+        if self.user_id is not None:
+            parse_uuid(self.user_id, "user id")
+        validate_description(self.change_description)
+
+
+@dataclass(frozen=True)
+class PromptSession:
+    """One user's prompt, its current IR and the typed holes and assists around it."""
+
+    id: UUID
+    user_id: UUID
+    prompt: str
+    status: SessionStatus
+    current_ir: JsonObject | None
+    ir_version: int
+    holes: list[Any]
+    assists: list[Any]
+    created_at: datetime
+    updated_at: datetime
+
+    def with_ir(self, ir: JsonObject) -> PromptSession:
+        """A copy carrying a new IR, still naming the version it was read at."""
+        return replace(self, current_ir=ir)
+
+    @property
+    def metadata(self) -> JsonObject:
+        return {"holes": self.holes, "assists": self.assists}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    session_id: UUID
+    version: int
+    ir_snapshot: JsonObject
+    change_description: str | None
+    created_at: datetime
+
+
+# -- rows (the column lists of lift_db.store.queries) --------------------------------------------
+
+
+def session_from_row(row: Mapping[str, Any]) -> PromptSession:
+    metadata = row["metadata"] or {}
+    return PromptSession(
+        id=row["id"],
+        user_id=row["user_id"],
+        prompt=row["prompt"],
+        status=row["status"],
+        current_ir=row["current_ir"],
+        ir_version=row["ir_version"],
+        holes=list(metadata.get("holes", [])),
+        assists=list(metadata.get("assists", [])),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def history_from_row(row: Mapping[str, Any]) -> HistoryEntry:
+    return HistoryEntry(
+        session_id=row["session_id"],
+        version=row["version"],
+        ir_snapshot=row["ir_snapshot"],
+        change_description=row["change_description"],
+        created_at=row["created_at"],
+    )
+
+
+# -- validation shared by both stores, so both reject the same input the same way --------------
+def parse_uuid(value: object, what: str = "session id") -> UUID:
+    if isinstance(value, UUID):
+        return value
+    if isinstance(value, str):
+        try:
+            return UUID(value)
+        except ValueError:
+            pass
+    raise InvalidInputError(f"{what} is not a UUID: {value!r:.80}")
+
+
+def validate_prompt(prompt: object) -> str:
+    if not isinstance(prompt, str):
+        raise InvalidInputError(f"prompt must be text, not {type(prompt).__name__}")
+    if not prompt.strip():
+        raise InvalidInputError("prompt must not be empty")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InvalidInputError(f"prompt is longer than {MAX_PROMPT_CHARS} characters")
+    _check_text("prompt", prompt)
+    return prompt
+
+
+def validate_status(status: object) -> SessionStatus:
+    if status not in STATUSES:
+        raise InvalidInputError(f"status must be one of {', '.join(STATUSES)}, not {status!r:.40}")
+    return status  # type: ignore[return-value]
+
+
+def validate_ir(ir: object) -> JsonObject:
+    if not isinstance(ir, dict):
+        raise InvalidInputError(f"IR must be a JSON object, not {type(ir).__name__}")
+    _check_json("IR", ir, depth=0)
+    return ir
+
+
+def validate_list(what: str, value: object) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidInputError(f"{what} must be a list, not {type(value).__name__}")
+    _check_json(what, value, depth=0)
+    return value
+
+
+def validate_description(description: object) -> str | None:
+    if description is None:
+        return None
+    if not isinstance(description, str):
+        raise InvalidInputError("change description must be text")
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        raise InvalidInputError(
+            f"change description is longer than {MAX_DESCRIPTION_CHARS} characters"
+        )
+    _check_text("change description", description)
+    return description
+
+
+# PostgreSQL's jsonb refuses nesting deeper than this (and Python's json recursion would fail).
+MAX_JSON_DEPTH = 100
+
+
+def _check_json(what: str, value: object, depth: int) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidInputError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidInputError(f"{what} has a non-text key: {key!r:.40}")
+            _check_text(what, key)
+            _check_json(what, item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(what, item, depth + 1)
+    elif isinstance(value, str):
+        _check_text(what, value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInputError(f"{what} holds a non-finite number ({value})")
+    elif value is not None and not isinstance(value, bool | int):
+        raise InvalidInputError(f"{what} holds a {type(value).__name__}, which is not JSON")
+
+
+def _check_text(what: str, text: str) -> None:
+    # PostgreSQL text cannot hold NUL, and lone surrogates are not valid UTF-8.
+    if "\x00" in text:
+        raise InvalidInputError(f"{what} contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"{what} is not valid UTF-8 text") from exc

@@ -1,0 +1,264 @@
+"""PostgresSessionStore: sessions in PostgreSQL through psycopg 3, isolated by RLS.
+
+Every call runs in one transaction that first switches to the API role and sets the JWT claims,
+exactly as PostgREST does per request (`set_config('role', …, true)`,
+`set_config('request.jwt.claims', …, true)`), so the same policies that guard the Supabase API
+guard this store: a bug in the app cannot read or change another user's sessions. Nothing is
+prepared server-side and no session state outlives a transaction, so the store works behind
+Supabase's transaction-mode pooler.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from lift_db.store import queries as q
+from lift_db.store.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    StoreUnavailableError,
+    VersionConflictError,
+)
+from lift_db.store.models import (
+    HistoryEntry,
+    NewSession,
+    PromptSession,
+    history_from_row,
+    parse_uuid,
+    session_from_row,
+    validate_description,
+    validate_ir,
+    validate_list,
+    validate_prompt,
+    validate_status,
+)
+from lift_db.store.sqlstate import is_retryable, map_error
+
+T = TypeVar("T")
+Cursor = psycopg.Cursor[DictRow]
+MAX_ATTEMPTS = 3
+
+
+class PostgresSessionStore:
+    """A connection pool, and per-user (or service) views that act through it."""
+
+    def __init__(
+        self, dsn: str, *, min_size: int = 1, max_size: int = 8, timeout: float = 30.0
+    ) -> None:
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            # Autocommit: transactions are explicit; no prepared statements (pooler-safe).
+            kwargs={"autocommit": True, "prepare_threshold": None},
+            open=False,
+            name="lift-db-store",
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise StoreUnavailableError(f"cannot connect to the database: {exc}") from exc
+
+    def for_user(self, user_id: UUID | str) -> PostgresSessionView:
+        uid = parse_uuid(user_id, "user id")
+        claims = {"sub": str(uid), "role": "authenticated", "aud": "authenticated"}
+        return PostgresSessionView(self._pool, "authenticated", claims, uid)
+
+    def service(self) -> PostgresSessionView:
+        return PostgresSessionView(self._pool, "service_role", {"role": "service_role"}, None)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> PostgresSessionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PostgresSessionView:
+    """The store as one user (or as service_role) sees it."""
+
+    def __init__(
+        self, pool: ConnectionPool, role: str, claims: dict[str, str], user_id: UUID | None
+    ) -> None:
+        self._pool = pool
+        self._role = role
+        self._claims = json.dumps(claims)
+        self._user = user_id
+
+    def _run(self, work: Callable[[Cursor], T], session_id: UUID | None = None) -> T:
+        """Run `work` in one transaction as this view's role, retrying collisions (no writes)."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with (
+                    self._pool.connection() as conn,
+                    conn.transaction(),
+                    conn.cursor(row_factory=dict_row) as cur,
+                ):
+                    cur.execute(q.ACT_AS, (self._role, self._claims))
+                    return work(cur)
+            except psycopg.Error as exc:
+                if is_retryable(exc) and attempt < MAX_ATTEMPTS:
+                    continue
+                raise map_error(exc, session_id) from exc
+            except PoolTimeout as exc:
+                raise StoreUnavailableError(f"no database connection available: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- contract --------------------------------------------------------------------------------
+    def create(self, new: NewSession) -> PromptSession:
+        new.validate()
+        if self._user is not None and new.user_id not in (None, self._user):
+            raise PermissionDeniedError("a user cannot create a session owned by another user")
+        if self._user is None and new.user_id is None:
+            raise InvalidInputError("a session needs an owner: set NewSession.user_id")
+
+        def work(cur: Cursor) -> PromptSession:
+            if new.change_description is not None:
+                cur.execute(q.SET_CHANGE_DESCRIPTION, (new.change_description,))
+            cur.execute(
+                q.CREATE_SESSION,
+                (
+                    new.id,
+                    new.user_id,
+                    new.prompt,
+                    new.status,
+                    _json(new.current_ir),
+                    Jsonb({"holes": new.holes, "assists": new.assists}),
+                ),
+            )
+            return session_from_row(_one(cur))
+
+        return self._run(work, new.id)
+
+    def get(self, session_id: UUID | str) -> PromptSession | None:
+        sid = parse_uuid(session_id)
+
+        def work(cur: Cursor) -> PromptSession | None:
+            cur.execute(q.GET_SESSION, (sid,))
+            row = cur.fetchone()
+            return session_from_row(row) if row else None
+
+        return self._run(work, sid)
+
+    def update(
+        self, session: PromptSession, *, change_description: str | None = None
+    ) -> PromptSession:
+        sid = parse_uuid(session.id)
+        validate_prompt(session.prompt)
+        validate_status(session.status)
+        validate_list("holes", session.holes)
+        validate_list("assists", session.assists)
+        validate_description(change_description)
+        if session.current_ir is not None:
+            validate_ir(session.current_ir)
+
+        def work(cur: Cursor) -> PromptSession:
+            cur.execute(q.LOCK_SESSION, (sid,))
+            row = cur.fetchone()
+            if row is None:
+                raise NotFoundError(f"session {sid} not found")
+            stored = session_from_row(row)
+            if stored.user_id != session.user_id:
+                raise PermissionDeniedError("a session cannot change its owner")
+            if stored.ir_version != session.ir_version:
+                raise VersionConflictError(sid, session.ir_version, stored.ir_version)
+            if session.current_ir != stored.current_ir:
+                if session.current_ir is None:
+                    raise InvalidInputError("current_ir cannot be removed once a session has an IR")
+                cur.execute(
+                    q.UPDATE_IR,
+                    (sid, Jsonb(session.current_ir), session.ir_version, change_description),
+                )
+            cur.execute(
+                q.UPDATE_FIELDS,
+                (session.prompt, session.status, Jsonb(session.metadata), sid),
+            )
+            return session_from_row(_one(cur))
+
+        return self._run(work, sid)
+
+    def _list(self, status: str | None, limit: int | None) -> list[PromptSession]:
+        if limit is not None and limit < 0:
+            raise InvalidInputError("limit must be 0 or more")
+        params = {"user_id": self._user, "status": status, "limit": limit}
+
+        def work(cur: Cursor) -> list[PromptSession]:
+            cur.execute(q.LIST_SESSIONS, params)
+            return [session_from_row(r) for r in cur.fetchall()]
+
+        return self._run(work)
+
+    def list_active(self, *, limit: int | None = None) -> list[PromptSession]:
+        return self._list("active", limit)
+
+    def list_all(self, *, limit: int | None = None) -> list[PromptSession]:
+        return self._list(None, limit)
+
+    def delete(self, session_id: UUID | str) -> None:
+        sid = parse_uuid(session_id)
+
+        def work(cur: Cursor) -> None:
+            cur.execute(q.DELETE_SESSION, (sid,))
+            if cur.fetchone() is None:
+                raise NotFoundError(f"session {sid} not found")
+
+        self._run(work, sid)
+
+    def history(self, session_id: UUID | str) -> list[HistoryEntry]:
+        sid = parse_uuid(session_id)
+
+        def work(cur: Cursor) -> list[HistoryEntry]:
+            cur.execute(q.SESSION_EXISTS, (sid,))
+            if cur.fetchone() is None:
+                raise NotFoundError(f"session {sid} not found")
+            cur.execute(q.HISTORY, (sid,))
+            return [history_from_row(r) for r in cur.fetchall()]
+
+        return self._run(work, sid)
+
+    def rollback(
+        self,
+        session_id: UUID | str,
+        to_version: int,
+        *,
+        expected_version: int | None = None,
+        change_description: str | None = None,
+    ) -> PromptSession:
+        sid = parse_uuid(session_id)
+        validate_description(change_description)
+        if not isinstance(to_version, int) or isinstance(to_version, bool):
+            raise InvalidInputError("to_version must be an integer")
+
+        def work(cur: Cursor) -> PromptSession:
+            cur.execute(
+                q.ROLLBACK,
+                (sid, to_version, expected_version, change_description),
+            )
+            return session_from_row(_one(cur))
+
+        return self._run(work, sid)
+
+
+def _json(value: dict[str, Any] | None) -> Jsonb | None:
+    return None if value is None else Jsonb(value)
+
+
+def _one(cur: Cursor) -> DictRow:
+    row = cur.fetchone()
+    if row is None:  # RLS hid the row the statement just wrote
+        raise PermissionDeniedError("the database refused to return the written row")
+    return row

@@ -1,0 +1,76 @@
+"""The contract both session stores implement."""
+
+from __future__ import annotations
+
+from typing import Protocol
+from uuid import UUID
+
+from lift_db.store.models import HistoryEntry, NewSession, PromptSession
+
+
+class SessionStore(Protocol):
+    """The sessions of one acting user (or, in service mode, of everyone).
+
+    Every method either does all it says or nothing, and raises only `StoreError` subclasses for
+    what callers must handle: `InvalidInputError`, `NotFoundError` (missing or someone else's),
+    `PermissionDeniedError`, `VersionConflictError`.
+    """
+
+    def create(self, new: NewSession) -> PromptSession:
+        """Store a new session; with `current_ir` it starts at IR version 1."""
+        ...
+
+    def get(self, session_id: UUID | str) -> PromptSession | None:
+        """The session, or None when it does not exist for this user."""
+        ...
+
+    def update(
+        self, session: PromptSession, *, change_description: str | None = None
+    ) -> PromptSession:
+        """Write prompt, status, holes, assists and, when it changed, the IR as a new version.
+
+        `session.ir_version` is the version the caller read: if another writer has written a
+        version since, `VersionConflictError` is raised and nothing is written.
+        """
+        ...
+
+    def list_active(self, *, limit: int | None = None) -> list[PromptSession]:
+        """Active sessions, newest first."""
+        ...
+
+    def list_all(self, *, limit: int | None = None) -> list[PromptSession]:
+        """All sessions, newest first."""
+        ...
+
+    def delete(self, session_id: UUID | str) -> None:
+        """Delete the session and its history; `NotFoundError` when there is none to delete."""
+        ...
+
+    def history(self, session_id: UUID | str) -> list[HistoryEntry]:
+        """Every IR version of the session, oldest first."""
+        ...
+
+    def rollback(
+        self,
+        session_id: UUID | str,
+        to_version: int,
+        *,
+        expected_version: int | None = None,
+        change_description: str | None = None,
+    ) -> PromptSession:
+        """Restore version `to_version` as a new version; history is never rewritten."""
+        ...
+
+
+class SessionStoreFactory(Protocol):
+    """Hands out stores that act as one user, and the explicit service mode."""
+
+    def for_user(self, user_id: UUID | str) -> SessionStore:
+        """A store whose every call acts as this user, so RLS isolates it from everyone else."""
+        ...
+
+    def service(self) -> SessionStore:
+        """Trusted maintenance: sees and changes every user's sessions (service_role)."""
+        ...
+
+    def close(self) -> None: ...
