@@ -50,8 +50,9 @@ def auth_users() -> Iterator[Callable[[], uuid.UUID]]:
         return uid
 
     yield make
-    with connect(database_url()) as conn:
-        conn.execute("delete from auth.users where id = any(%s)", (created,))
+    if created:
+        with connect(database_url()) as conn:
+            conn.execute("delete from auth.users where id = any(%s)", (created,))
 
 
 @pytest.fixture(params=["memory", "postgres"])

@@ -81,7 +81,10 @@ class _MemoryView:
     ) -> PromptSession:
         version = session.ir_version + 1
         entries = self._data.history.setdefault(session.id, [])
-        entries.append(HistoryEntry(session.id, version, copy.deepcopy(ir), description, now))
+        # The database stores an empty description as none; so does this store.
+        entries.append(
+            HistoryEntry(session.id, version, copy.deepcopy(ir), description or None, now)
+        )
         return replace(session, current_ir=copy.deepcopy(ir), ir_version=version)
 
     # -- contract --------------------------------------------------------------------------------
