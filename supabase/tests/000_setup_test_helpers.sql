@@ -126,6 +126,16 @@ begin
 end
 $$;
 
+-- The id of the session with this prompt, whoever is acting (tests give prompts unique names).
+create or replace function tests.get_session_id(prompt text) returns uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select s.id from public.sessions as s where s.prompt = get_session_id.prompt
+$$;
+
 -- Catalog guards. Each returns the objects that break a rule, so that a test can assert that the
 -- schema has none and also that a deliberately bad object is caught. They read the catalog, so
 -- they cover tables, policies and functions that later migrations add.
