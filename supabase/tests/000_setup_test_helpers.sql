@@ -136,6 +136,25 @@ as $$
   select s.id from public.sessions as s where s.prompt = get_session_id.prompt
 $$;
 
+-- A digest of everything a user owns (sessions and their history), whoever is acting: equal
+-- digests before and after a failed statement prove that it changed nothing.
+create or replace function tests.user_data_digest(identifier text) returns text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select md5(
+    coalesce((select jsonb_agg(to_jsonb(s) order by s.id)::text
+                from public.sessions as s
+               where s.user_id = tests.get_supabase_uid(identifier)), '[]')
+    || coalesce((select jsonb_agg(to_jsonb(h) order by h.session_id, h.version)::text
+                   from public.session_history as h
+                   join public.sessions as s on s.id = h.session_id
+                  where s.user_id = tests.get_supabase_uid(identifier)), '[]')
+  )
+$$;
+
 -- Catalog guards. Each returns the objects that break a rule, so that a test can assert that the
 -- schema has none and also that a deliberately bad object is caught. They read the catalog, so
 -- they cover tables, policies and functions that later migrations add.
