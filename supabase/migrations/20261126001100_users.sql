@@ -7,6 +7,14 @@
 -- and a phone-only or anonymous user has none. provider_user_id is the id the provider knows the
 -- user by (auth.identities.provider_id); until Auth records the identity it is the auth id, which
 -- is what Auth itself uses as provider_id for email sign-ups.
+
+-- On a live project, wait briefly for locks (auth.users, referenced tables) and then fail, rather
+-- than queue behind traffic and block it; the file rolls back whole and can simply be re-run.
+-- Session-level on purpose: the CLI pipelines a file without a transaction block, where SET
+-- LOCAL does nothing, and both the CLI and lift-db run RESET ALL between files.
+set lock_timeout = '5s';
+set statement_timeout = '60s';
+
 create table public.users (
   id uuid primary key references auth.users (id) on delete cascade,
   email text,

@@ -3,11 +3,21 @@
 -- caller by default), a status from a fixed set, a bounded non-blank prompt, and IR and metadata
 -- that are JSON objects. The database owns ir_version, created_at and updated_at: the IR history
 -- migration bumps ir_version, and no caller can set any of them.
+
+-- On a live project, wait briefly for locks (auth.users, referenced tables) and then fail, rather
+-- than queue behind traffic and block it; the file rolls back whole and can simply be re-run.
+-- Session-level on purpose: the CLI pipelines a file without a transaction block, where SET
+-- LOCAL does nothing, and both the CLI and lift-db run RESET ALL between files.
+set lock_timeout = '5s';
+set statement_timeout = '60s';
+
 create table public.sessions (
   id uuid primary key default gen_random_uuid(),
   user_id uuid not null default auth.uid() references public.users (id) on delete cascade,
   prompt text not null,
   status text not null default 'active',
+  -- One version per IR edit: 2^31 is out of reach, so integer is enough.
+  -- squawk-ignore prefer-bigint-over-int
   ir_version integer not null default 0,
   current_ir jsonb,
   metadata jsonb not null default '{}'::jsonb,

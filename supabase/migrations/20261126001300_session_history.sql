@@ -14,8 +14,18 @@
 -- public.update_session_ir(…, change_description) sets it for the caller; a direct-SQL client can
 -- run `select set_config('lift.change_description', 'what changed', true)` before its UPDATE in
 -- the same transaction. An empty or missing setting records no description.
+
+-- On a live project, wait briefly for locks (auth.users, referenced tables) and then fail, rather
+-- than queue behind traffic and block it; the file rolls back whole and can simply be re-run.
+-- Session-level on purpose: the CLI pipelines a file without a transaction block, where SET
+-- LOCAL does nothing, and both the CLI and lift-db run RESET ALL between files.
+set lock_timeout = '5s';
+set statement_timeout = '60s';
+
 create table public.session_history (
   session_id uuid not null references public.sessions (id) on delete cascade,
+  -- Same type as sessions.ir_version, which it mirrors.
+  -- squawk-ignore prefer-bigint-over-int
   version integer not null,
   ir_snapshot jsonb not null,
   change_description text,

@@ -14,6 +14,13 @@
 --   22004  <argument> must not be null;  22023  invalid argument value
 -- An error aborts the statement: no version, no history row, no change.
 
+-- On a live project, wait briefly for locks (auth.users, referenced tables) and then fail, rather
+-- than queue behind traffic and block it; the file rolls back whole and can simply be re-run.
+-- Session-level on purpose: the CLI pipelines a file without a transaction block, where SET
+-- LOCAL does nothing, and both the CLI and lift-db run RESET ALL between files.
+set lock_timeout = '5s';
+set statement_timeout = '60s';
+
 create function public.update_session_ir(
   session_id uuid,
   ir jsonb,
