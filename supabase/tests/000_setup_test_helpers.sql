@@ -100,10 +100,320 @@ begin
 end
 $$;
 
+-- A session owned by a test user, created as the table owner whoever is acting, so that a test
+-- can set the scene and then switch identity.
+create or replace function tests.create_session(
+  owner_identifier text,
+  prompt text default 'Build a command-line todo app',
+  ir jsonb default null,
+  status text default 'active'
+) returns uuid
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  owner_id uuid := tests.get_supabase_uid(owner_identifier);
+  session_id uuid;
+begin
+  if owner_id is null then
+    raise exception 'tests.create_session: no test user %', owner_identifier;
+  end if;
+  insert into public.sessions (user_id, prompt, current_ir, status)
+  values (owner_id, prompt, ir, status)
+  returning id into session_id;
+  return session_id;
+end
+$$;
+
+-- The id of the session with this prompt, whoever is acting (tests give prompts unique names).
+create or replace function tests.get_session_id(prompt text) returns uuid
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select s.id from public.sessions as s where s.prompt = get_session_id.prompt
+$$;
+
+-- A digest of everything a user owns (sessions and their history), whoever is acting: equal
+-- digests before and after a failed statement prove that it changed nothing.
+create or replace function tests.user_data_digest(identifier text) returns text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select md5(
+    coalesce((select jsonb_agg(to_jsonb(s) order by s.id)::text
+                from public.sessions as s
+               where s.user_id = tests.get_supabase_uid(identifier)), '[]')
+    || coalesce((select jsonb_agg(to_jsonb(h) order by h.session_id, h.version)::text
+                   from public.session_history as h
+                   join public.sessions as s on s.id = h.session_id
+                  where s.user_id = tests.get_supabase_uid(identifier)), '[]')
+  )
+$$;
+
+-- Catalog guards. Each returns the objects that break a rule, so that a test can assert that the
+-- schema has none and also that a deliberately bad object is caught. They read the catalog, so
+-- they cover tables, policies and functions that later migrations add.
+
+-- The schemas the API serves: [api] schemas in supabase/config.toml.
+create or replace function tests.exposed_schemas() returns name[]
+language sql
+immutable
+set search_path = ''
+as $$
+  select array['public', 'graphql_public']::name[]
+$$;
+
+-- Schemas the project's migrations own: everything but the system's, the platform's (they exist
+-- on every Supabase project and are not ours to lint) and these helpers.
+create or replace function tests.app_schemas() returns setof name
+language sql
+stable
+set search_path = ''
+as $$
+  select n.nspname
+    from pg_catalog.pg_namespace as n
+   where n.nspname !~ '^pg_'
+     and n.nspname <> 'information_schema'
+     and n.nspname <> all (array[
+       'auth', 'storage', 'realtime', '_realtime', 'graphql', 'graphql_public', 'vault',
+       'extensions', 'pgbouncer', 'pgsodium', 'pgsodium_masks', 'supabase_functions',
+       'supabase_migrations', 'net', 'cron', '_analytics', 'pgtle', 'tests'
+     ]::name[])
+$$;
+
+create or replace function tests.tables_without_rls()
+returns table (relation text, problem text)
+language sql
+stable
+set search_path = ''
+as $$
+  select format('%I.%I', n.nspname, c.relname),
+         case when not c.relrowsecurity then 'row level security is disabled'
+              else 'row level security is enabled but the table has no policy' end
+    from pg_catalog.pg_class as c
+    join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+   where n.nspname = any (tests.exposed_schemas())
+     and c.relkind in ('r', 'p')
+     and (
+       not c.relrowsecurity
+       or not exists (select from pg_catalog.pg_policy as p where p.polrelid = c.oid)
+     )
+$$;
+
+create or replace function tests.policies_for_public_or_anon()
+returns table (policy text, problem text)
+language sql
+stable
+set search_path = ''
+as $$
+  select format('%I on %I.%I', p.polname, n.nspname, c.relname),
+         case when 0::oid = any (p.polroles) then 'applies to public (every role, anon included)'
+              else 'applies to anon' end
+    from pg_catalog.pg_policy as p
+    join pg_catalog.pg_class as c on c.oid = p.polrelid
+    join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+   where n.nspname in (select tests.app_schemas())
+     and (
+       0::oid = any (p.polroles)
+       or (select r.oid from pg_catalog.pg_roles as r where r.rolname = 'anon') = any (p.polroles)
+     )
+$$;
+
+-- A foreign key is covered when a valid, non-partial index starts with exactly its columns.
+create or replace function tests.unindexed_foreign_keys()
+returns table (relation text, problem text)
+language sql
+stable
+set search_path = ''
+as $$
+  select format('%I.%I', n.nspname, c.relname),
+         format('foreign key %I (%s) has no index starting with its columns', con.conname,
+                (select string_agg(a.attname, ', ' order by k.ord)
+                   from unnest(con.conkey) with ordinality as k (attnum, ord)
+                   join pg_catalog.pg_attribute as a
+                     on a.attrelid = con.conrelid and a.attnum = k.attnum))
+    from pg_catalog.pg_constraint as con
+    join pg_catalog.pg_class as c on c.oid = con.conrelid
+    join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+   where con.contype = 'f'
+     and n.nspname in (select tests.app_schemas())
+     and not exists (
+       select
+         from pg_catalog.pg_index as i
+         cross join lateral (
+           select (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(con.conkey)]
+                    as lead_columns
+         ) as l
+        where i.indrelid = con.conrelid
+          and i.indisvalid
+          and i.indpred is null
+          and l.lead_columns @> con.conkey
+          and l.lead_columns <@ con.conkey
+     )
+$$;
+
+-- auth.uid() & co. read a setting per call; wrapped in a select they run once per statement.
+-- Every call in a policy expression must be the start of a select.
+create or replace function tests.policies_with_bare_auth_calls()
+returns table (policy text, problem text)
+language sql
+stable
+set search_path = ''
+as $$
+  select format('%I on %I.%I', p.polname, n.nspname, c.relname),
+         format('calls auth.uid()/auth.jwt() outside a select: %s', e.expr)
+    from pg_catalog.pg_policy as p
+    join pg_catalog.pg_class as c on c.oid = p.polrelid
+    join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+    cross join lateral (
+      values (pg_catalog.pg_get_expr(p.polqual, p.polrelid)),
+             (pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid))
+    ) as e (expr)
+   where n.nspname in (select tests.app_schemas())
+     and e.expr is not null
+     and regexp_count(e.expr, 'auth\.(uid|jwt|role|email)\(\)')
+         > regexp_count(e.expr, 'select\s+\(*\s*auth\.(uid|jwt|role|email)\(\)', 1, 'i')
+$$;
+
+create or replace function tests.unsafe_security_definer_functions()
+returns table (function text, problem text)
+language sql
+stable
+set search_path = ''
+as $$
+  select p.oid::regprocedure::text,
+         case when n.nspname = any (tests.exposed_schemas())
+              then 'security definer function in an exposed schema'
+              else 'security definer function without a fixed search_path' end
+    from pg_catalog.pg_proc as p
+    join pg_catalog.pg_namespace as n on n.oid = p.pronamespace
+   where p.prosecdef
+     and (n.nspname in (select tests.app_schemas()) or n.nspname = any (tests.exposed_schemas()))
+     and not exists (
+       select from pg_catalog.pg_depend as d
+        where d.classid = 'pg_catalog.pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e'
+     )
+     and (
+       n.nspname = any (tests.exposed_schemas())
+       or not exists (
+         select from unnest(p.proconfig) as setting where setting like 'search_path=%'
+       )
+     )
+$$;
+
+-- More than one permissive policy for a role and action: Postgres ORs them, so each one widens
+-- access and every one is evaluated.
+create or replace function tests.multiple_permissive_policies()
+returns table (relation text, problem text)
+language sql
+stable
+set search_path = ''
+as $$
+  with per_action as (
+    select n.nspname, c.relname, p.polname, a.action,
+           case when r.role_oid = 0 then 'public' else pg_catalog.pg_get_userbyid(r.role_oid) end
+             as role_name
+      from pg_catalog.pg_policy as p
+      join pg_catalog.pg_class as c on c.oid = p.polrelid
+      join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+      cross join lateral unnest(
+        case p.polcmd when '*' then array['select', 'insert', 'update', 'delete']
+                      when 'r' then array['select'] when 'a' then array['insert']
+                      when 'w' then array['update'] else array['delete'] end
+      ) as a (action)
+      cross join lateral unnest(p.polroles) as r (role_oid)
+     where p.polpermissive
+       and n.nspname in (select tests.app_schemas())
+  )
+  select format('%I.%I', nspname, relname),
+         format('%s permissive %s policies for %s: %s', count(*), action, role_name,
+                string_agg(polname, ', ' order by polname))
+    from per_action
+   group by nspname, relname, action, role_name
+  having count(*) > 1
+$$;
+
+create or replace function tests.always_true_write_policies()
+returns table (policy text, problem text)
+language sql
+stable
+set search_path = ''
+as $$
+  select format('%I on %I.%I', p.polname, n.nspname, c.relname),
+         'write policy whose condition is always true'
+    from pg_catalog.pg_policy as p
+    join pg_catalog.pg_class as c on c.oid = p.polrelid
+    join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+   where p.polcmd in ('a', 'w', 'd', '*')
+     and n.nspname in (select tests.app_schemas())
+     and (
+       pg_catalog.pg_get_expr(p.polqual, p.polrelid) = 'true'
+       or pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) = 'true'
+     )
+$$;
+
+-- anon reaches the API without signing in: in an exposed schema it may hold no privilege on a
+-- table or view (column grants included) and may execute no function.
+create or replace function tests.anon_privileges()
+returns table (object text, problem text)
+language sql
+stable
+set search_path = ''
+as $$
+  select format('%I.%I', n.nspname, c.relname),
+         format('anon holds %s', string_agg(priv.name, ', ' order by priv.name))
+    from pg_catalog.pg_class as c
+    join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+    cross join lateral (
+      values ('select'), ('insert'), ('update'), ('delete'), ('truncate'), ('references'),
+             ('trigger')
+    ) as priv (name)
+   where n.nspname = any (tests.exposed_schemas())
+     and c.relkind in ('r', 'p', 'v', 'm', 'f')
+     and case when priv.name in ('select', 'insert', 'update', 'references')
+              then has_any_column_privilege('anon', c.oid, priv.name)
+              else has_table_privilege('anon', c.oid, priv.name) end
+   group by n.nspname, c.relname
+  union all
+  select p.oid::regprocedure::text, 'anon may execute it'
+    from pg_catalog.pg_proc as p
+    join pg_catalog.pg_namespace as n on n.oid = p.pronamespace
+   where n.nspname = any (tests.exposed_schemas())
+     and has_function_privilege('anon', p.oid, 'execute')
+     and not exists (
+       select from pg_catalog.pg_depend as d
+        where d.classid = 'pg_catalog.pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e'
+     )
+$$;
+
+-- A view runs with its owner's rights (and so past RLS) unless it is security_invoker.
+create or replace function tests.views_bypassing_rls()
+returns table (relation text, problem text)
+language sql
+stable
+set search_path = ''
+as $$
+  select format('%I.%I', n.nspname, c.relname), 'view without security_invoker bypasses RLS'
+    from pg_catalog.pg_class as c
+    join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+   where n.nspname = any (tests.exposed_schemas())
+     and c.relkind = 'v'
+     and not exists (
+       select from unnest(c.reloptions) as o
+        where lower(o) in ('security_invoker=true', 'security_invoker=on',
+                           'security_invoker=1', 'security_invoker=yes')
+     )
+$$;
+
 grant execute on all functions in schema tests to anon, authenticated, service_role;
 
 begin;
-select plan(6);
+select plan(7);
 
 select has_function('tests', 'create_supabase_user', array['text', 'text', 'text']);
 select has_function('tests', 'authenticate_as', array['text']);
@@ -116,6 +426,12 @@ select tests.authenticate_as_anon();
 select is(auth.uid(), null, 'anon has no uid');
 select tests.clear_authentication();
 select is(current_user::text, 'postgres', 'clear_authentication returns to postgres');
+select tests.create_session('helper_probe', 'helper probe prompt');
+select is(
+  (select s.user_id from public.sessions as s where s.prompt = 'helper probe prompt'),
+  tests.get_supabase_uid('helper_probe'),
+  'create_session makes a session owned by the named user'
+);
 
 select * from finish();
 rollback;

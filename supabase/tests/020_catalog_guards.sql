@@ -1,0 +1,164 @@
+-- Rules every table, policy and function must keep, read from the catalog so that objects added
+-- by later migrations are checked without editing this file. First the schema as migrated keeps
+-- them all; then, inside this rolled-back transaction, deliberately bad objects prove that each
+-- guard does catch what it is meant to catch.
+begin;
+select plan(27);
+
+-- The schema as migrated.
+select ok(
+  (select count(*) from pg_catalog.pg_class as c
+    where c.relnamespace = 'public'::regnamespace and c.relkind = 'r') >= 3,
+  'the guards have tables to inspect in public'
+);
+select is_empty('select * from tests.tables_without_rls()',
+                'every table in an exposed schema has RLS enabled and a policy');
+select is_empty('select * from tests.policies_for_public_or_anon()',
+                'no policy targets public or anon');
+select is_empty('select * from tests.unindexed_foreign_keys()',
+                'every foreign key is covered by an index');
+select is_empty('select * from tests.policies_with_bare_auth_calls()',
+                'every auth.uid()/auth.jwt() in a policy is wrapped in a select');
+select is_empty('select * from tests.unsafe_security_definer_functions()',
+                'every SECURITY DEFINER function has a fixed search_path and is outside public');
+select is_empty('select * from tests.multiple_permissive_policies()',
+                'at most one permissive policy per table, role and action');
+select is_empty('select * from tests.always_true_write_policies()',
+                'no write policy is always true');
+select is_empty('select * from tests.anon_privileges()',
+                'anon holds no privilege on any table, view or function in an exposed schema');
+select is_empty('select * from tests.views_bypassing_rls()',
+                'no view in an exposed schema bypasses RLS');
+
+-- A table as a careless migration would leave it: Supabase's default grants open it to anon.
+create table public.guard_probe_open (id integer primary key, owner_id uuid);
+select ok(
+  'public.guard_probe_open' in (select relation from tests.tables_without_rls()),
+  'a table without RLS is caught'
+);
+select ok(
+  'public.guard_probe_open' in (select object from tests.anon_privileges()),
+  'a table anon can reach is caught'
+);
+
+alter table public.guard_probe_open enable row level security;
+select is(
+  (select problem from tests.tables_without_rls() where relation = 'public.guard_probe_open'),
+  'row level security is enabled but the table has no policy',
+  'RLS without any policy is caught'
+);
+
+create policy guard_probe_bare on public.guard_probe_open
+  for select to authenticated using (owner_id = auth.uid());
+select ok(
+  'public.guard_probe_open' not in (select relation from tests.tables_without_rls()),
+  'RLS with a policy passes the RLS guard'
+);
+select ok(
+  'guard_probe_bare on public.guard_probe_open'
+    in (select policy from tests.policies_with_bare_auth_calls()),
+  'auth.uid() called per row is caught'
+);
+
+create policy guard_probe_mixed on public.guard_probe_open
+  for select to authenticated
+  using (owner_id = (select auth.uid()) or (auth.jwt() ->> 'role') = 'admin');
+select ok(
+  'guard_probe_mixed on public.guard_probe_open'
+    in (select policy from tests.policies_with_bare_auth_calls()),
+  'one bare call next to a wrapped one is caught'
+);
+select ok(
+  'public.guard_probe_open' in (select relation from tests.multiple_permissive_policies()),
+  'two permissive select policies for authenticated are caught'
+);
+
+create policy guard_probe_public on public.guard_probe_open
+  for update using (owner_id = (select auth.uid()));
+create policy guard_probe_anon on public.guard_probe_open
+  for delete to anon using (owner_id = (select auth.uid()));
+select set_eq(
+  $$select policy from tests.policies_for_public_or_anon()
+     where policy like '% on public.guard_probe_open'$$,
+  array['guard_probe_public on public.guard_probe_open',
+        'guard_probe_anon on public.guard_probe_open'],
+  'policies for public and for anon are caught'
+);
+
+create policy guard_probe_open_insert on public.guard_probe_open
+  for insert to authenticated with check (true);
+select ok(
+  'guard_probe_open_insert on public.guard_probe_open'
+    in (select policy from tests.always_true_write_policies()),
+  'an insert policy that is always true is caught'
+);
+
+-- Foreign keys: uncovered, covered by the wrong column order, then covered.
+create table public.guard_probe_child (
+  id integer primary key,
+  parent_id integer references public.guard_probe_open (id),
+  a integer,
+  b integer,
+  constraint guard_probe_pair unique (b, a)
+);
+create table public.guard_probe_grandchild (
+  id integer primary key,
+  a integer,
+  b integer,
+  constraint guard_probe_pair_fk foreign key (a, b) references public.guard_probe_child (a, b)
+);
+select ok(
+  exists (select from tests.unindexed_foreign_keys()
+           where relation = 'public.guard_probe_child' and problem like '%(parent_id)%'),
+  'a foreign key without an index is caught'
+);
+create index guard_probe_grandchild_b_idx on public.guard_probe_grandchild (b);
+select ok(
+  exists (select from tests.unindexed_foreign_keys() where relation = 'public.guard_probe_grandchild'),
+  'an index on a later column of a two-column foreign key does not cover it'
+);
+create index guard_probe_child_parent_partial_idx on public.guard_probe_child (parent_id)
+  where parent_id > 0;
+select ok(
+  exists (select from tests.unindexed_foreign_keys() where relation = 'public.guard_probe_child'),
+  'a partial index does not cover a foreign key'
+);
+create index guard_probe_child_parent_id_idx on public.guard_probe_child (parent_id);
+create index guard_probe_grandchild_b_a_idx on public.guard_probe_grandchild (b, a);
+select ok(
+  not exists (select from tests.unindexed_foreign_keys()
+               where relation in ('public.guard_probe_child', 'public.guard_probe_grandchild')),
+  'indexes leading with the foreign key columns, in any order, cover them'
+);
+
+-- Functions.
+create function public.guard_probe_definer() returns integer
+language sql security definer set search_path = '' as $$ select 1 $$;
+create function private.guard_probe_mutable() returns integer
+language sql security definer as $$ select 1 $$;
+select set_eq(
+  $$select function, problem from tests.unsafe_security_definer_functions()
+     where function like '%guard_probe%'$$,
+  $$values ('public.guard_probe_definer()', 'security definer function in an exposed schema'),
+           ('private.guard_probe_mutable()',
+            'security definer function without a fixed search_path')$$,
+  'a definer function in public and one with a mutable search_path are caught'
+);
+select ok(
+  'public.guard_probe_definer()' in (select object from tests.anon_privileges()),
+  'a function in public that anon may execute is caught'
+);
+
+create view public.guard_probe_view as select id from public.guard_probe_open;
+select ok(
+  'public.guard_probe_view' in (select relation from tests.views_bypassing_rls()),
+  'a view that runs with its owner''s rights is caught'
+);
+alter view public.guard_probe_view set (security_invoker = true);
+select ok(
+  'public.guard_probe_view' not in (select relation from tests.views_bypassing_rls()),
+  'a security_invoker view passes'
+);
+
+select * from finish();
+rollback;
