@@ -122,3 +122,17 @@ def test_after_lift_db_reset_the_cli_lists_local_equal_to_remote(
     assert listed.returncode == 0, listed.stdout + listed.stderr
     rows = [(local, remote) for local, remote in _ROW.findall(listed.stdout) if local or remote]
     assert rows == [(f.version, f.version) for f in files]
+
+
+def test_status_reads_a_database_deployed_by_the_cli_alone(
+    cli: Path, scratch_db: ScratchFactory, project: Project
+) -> None:
+    from tests.conftest import run_lift_db
+
+    target = scratch_db()
+    pushed = _supabase(cli, "db", "push", "--db-url", _cli_url(target.url), "--yes")
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    status = run_lift_db("--db-url", target.url, "status")
+    assert status.returncode == 0, status.stderr
+    files = migrations.discover(project.migrations_dir)
+    assert f"migrations: {len(files)} applied, 0 pending" in status.stdout

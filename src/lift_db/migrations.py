@@ -119,13 +119,19 @@ def ensure_history(conn: psycopg.Connection[TupleRow]) -> None:
 
 
 def applied(conn: psycopg.Connection[TupleRow]) -> list[AppliedMigration]:
-    rows = conn.execute(
+    # A database deployed by the Supabase CLI alone has history but no checksum table yet.
+    row = conn.execute(
+        "select to_regclass('supabase_migrations.migration_checksums') is not null"
+    ).fetchone()
+    if row and row[0]:
+        query = """
+            select m.version, m.name, m.statements, c.sha256
+              from supabase_migrations.schema_migrations m
+              left join supabase_migrations.migration_checksums c using (version)
         """
-        select m.version, m.name, m.statements, c.sha256
-          from supabase_migrations.schema_migrations m
-          left join supabase_migrations.migration_checksums c using (version)
-        """
-    ).fetchall()
+    else:
+        query = "select version, name, statements, null from supabase_migrations.schema_migrations"
+    rows = conn.execute(query).fetchall()
     result = [AppliedMigration(str(r[0]), r[1], r[2], r[3]) for r in rows]
     return sorted(result, key=lambda m: int(m.version))
 
