@@ -32,7 +32,7 @@ def sign_up(email: str) -> uuid.UUID:
         conn.execute(
             "insert into auth.users (id, aud, role, email, raw_app_meta_data, created_at)"
             " values (%s, 'authenticated', 'authenticated', %s,"
-            " '{\"provider\": \"email\"}', now())",
+            ' \'{"provider": "email"}\', now())',
             (user_id, email),
         )
     return user_id
