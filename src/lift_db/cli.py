@@ -6,8 +6,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from lift_db import migrations, stack
+from lift_db import backup, migrations, stack
 from lift_db.errors import LiftDbError
 from lift_db.project import Project, find_project
 from lift_db.server import LocalServer
@@ -55,6 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
         "reset", help="fresh database, platform layer, every migration, then the seed files"
     )
     sub.add_parser("url", help="print the connection URL of the target")
+    dump = sub.add_parser(
+        "dump",
+        help="back up the app's schemas, migration history and the auth users they reference",
+    )
+    dump.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="backup file to write (must not exist; default: lift-db-backup-<UTC time>.tar)",
+    )
+    restore = sub.add_parser(
+        "restore",
+        help="restore a backup: the local server's database is replaced; a --db-url target "
+        "must be a fresh database",
+    )
+    restore.add_argument("file", type=Path, help="a file written by `lift-db dump`")
     return parser
 
 
@@ -100,6 +117,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     if command == "migrate":
         stack.migrate(project, target, _report)
+    elif command == "dump":
+        output = args.output or backup.default_output()
+        backup.dump(target, output, _report)
+        print(f"backup written: {output}")
+    elif command == "restore":
+        if target.local is not None:
+            backup.restore_local(target, args.file, _report)
+        else:
+            backup.restore(target, args.file, _report)
+        print(f"database restored: {target.describe()}")
     elif command == "reset":
         stack.reset(project, target, _report)
         print(f"database reset: {target.describe()}")
