@@ -40,7 +40,7 @@ def env_int(name: str, default: int, minimum: int = 1) -> int:
 # raises them (see docs/reliability.md).
 FUZZ_EXAMPLES = env_int("LIFT_FUZZ_EXAMPLES", 20)
 FUZZ_STEPS = env_int("LIFT_FUZZ_STEPS", 40)
-CRASH_ROUNDS = env_int("LIFT_CRASH_ROUNDS", 2)
+CRASH_ROUNDS = env_int("LIFT_CRASH_ROUNDS", 4)
 
 
 def act_as(conn: Conn, role: str, user_id: uuid.UUID | None = None) -> None:
@@ -96,7 +96,8 @@ class Snapshot:
 
 
 _CATALOG = """
-select 'relation ' || c.oid::regclass::text || ' ' || c.relkind::text || ' rls=' || c.relrowsecurity::text
+select 'relation ' || c.oid::regclass::text || ' ' || c.relkind::text
+       || ' rls=' || c.relrowsecurity::text
   from pg_catalog.pg_class as c
  where c.relnamespace::regnamespace::text = any(%(s)s)
 union all
@@ -109,7 +110,8 @@ union all
 select 'trigger ' || t.tgrelid::regclass::text || '.' || t.tgname || ' ' || t.tgenabled::text
   from pg_catalog.pg_trigger as t where not t.tgisinternal
 union all
-select 'role ' || r.rolname || ' super=' || r.rolsuper::text || ' bypassrls=' || r.rolbypassrls::text
+select 'role ' || r.rolname || ' super=' || r.rolsuper::text
+       || ' bypassrls=' || r.rolbypassrls::text
   from pg_catalog.pg_roles as r where r.rolname !~ '^pg_'
 order by 1
 """
