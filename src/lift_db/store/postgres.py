@@ -176,17 +176,14 @@ class PostgresSessionView:
                 raise PermissionDeniedError("a session cannot change its owner")
             if stored.ir_version != session.ir_version:
                 raise VersionConflictError(sid, session.ir_version, stored.ir_version)
+            fields = (session.prompt, session.status, Jsonb(session.metadata))
             if session.current_ir != stored.current_ir:
                 if session.current_ir is None:
                     raise InvalidInputError("current_ir cannot be removed once a session has an IR")
-                cur.execute(
-                    q.UPDATE_IR,
-                    (sid, Jsonb(session.current_ir), session.ir_version, change_description),
-                )
-            cur.execute(
-                q.UPDATE_FIELDS,
-                (session.prompt, session.status, Jsonb(session.metadata), sid),
-            )
+                cur.execute(q.SET_CHANGE_DESCRIPTION, (change_description or "",))
+                cur.execute(q.UPDATE_FIELDS_AND_IR, (*fields, Jsonb(session.current_ir), sid))
+            else:
+                cur.execute(q.UPDATE_FIELDS, (*fields, sid))
             return session_from_row(_one(cur))
 
         return self._run(work, sid)

@@ -33,11 +33,23 @@ select id, user_id, prompt, status, current_ir, ir_version, metadata, created_at
    for update
 """
 
-UPDATE_IR: LiteralString = "select 1 from public.update_session_ir(%s, %s, %s, %s)"
-
+# One UPDATE per call, never two: a second UPDATE of a row the transaction already changed
+# re-checks the row's foreign key (FOR KEY SHARE on the owner's profile), and a writer that holds
+# the session and then waits for the profile deadlocks with an account deletion, which holds
+# the profile and waits for the session. The row lock of LOCK_SESSION makes the version check
+# and this write one step, as update_session_ir does.
 UPDATE_FIELDS: LiteralString = """
 update public.sessions
    set prompt = %s, status = %s, metadata = %s
+ where id = %s
+returning id, user_id, prompt, status, current_ir, ir_version, metadata, created_at, updated_at
+"""
+
+# Assigning current_ir is what writes a version (and its history row, with the description of
+# SET_CHANGE_DESCRIPTION).
+UPDATE_FIELDS_AND_IR: LiteralString = """
+update public.sessions
+   set prompt = %s, status = %s, metadata = %s, current_ir = %s
  where id = %s
 returning id, user_id, prompt, status, current_ir, ir_version, metadata, created_at, updated_at
 """
