@@ -1,16 +1,25 @@
-"""Reliability suite: report its figures at the end of the run."""
+"""Reliability suite: the database under test, users to act as, and the figures report."""
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from lift_db.project import find_project
+from lift_db.target import connect, resolve_target
 from tests.conftest import ROOT
 from tests.reliability import figures
-from tests.reliability.support import CRASH_ROUNDS, FUZZ_EXAMPLES, FUZZ_STEPS
+from tests.reliability.support import (
+    CRASH_ROUNDS,
+    FUZZ_EXAMPLES,
+    FUZZ_STEPS,
+    create_auth_user,
+    delete_auth_users,
+)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -33,3 +42,25 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             "figures": counts,
         }
         (state / "reliability-figures.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+@pytest.fixture(scope="session")
+def db_url() -> str:
+    """The database the suite tests (the local stack, or DATABASE_URL)."""
+    return resolve_target(find_project(ROOT)).url
+
+
+@pytest.fixture
+def api_users(db_url: str) -> Iterator[Callable[[str], uuid.UUID]]:
+    """Signed-up users (profiles by trigger); deleted with everything they own afterwards."""
+    made: list[uuid.UUID] = []
+
+    def make(label: str) -> uuid.UUID:
+        with connect(db_url) as conn:
+            uid = create_auth_user(conn, label)
+        made.append(uid)
+        return uid
+
+    yield make
+    with connect(db_url) as conn:
+        delete_auth_users(conn, made)
