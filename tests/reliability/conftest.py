@@ -50,6 +50,15 @@ def db_url() -> str:
     return resolve_target(find_project(ROOT)).url
 
 
+@pytest.fixture(scope="session")
+def admin_url() -> str:
+    """The superuser URL of the local server; tests that need one skip on a real Supabase."""
+    target = resolve_target(find_project(ROOT))
+    if target.admin_url is None:
+        pytest.skip("needs the local server's superuser (DATABASE_URL names another database)")
+    return target.admin_url
+
+
 @pytest.fixture
 def api_users(db_url: str) -> Iterator[Callable[[str], uuid.UUID]]:
     """Signed-up users (profiles by trigger); deleted with everything they own afterwards."""
