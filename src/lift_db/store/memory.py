@@ -31,6 +31,7 @@ from lift_db.store.models import (
     validate_list,
     validate_prompt,
     validate_status,
+    validate_version,
 )
 
 
@@ -194,6 +195,9 @@ class _MemoryView:
         change_description: str | None = None,
     ) -> PromptSession:
         validate_description(change_description)
+        validate_version(to_version, "to_version")
+        if expected_version is not None:
+            validate_version(expected_version, "expected_version", expected=True)
         with self._data.lock:
             stored = self._require(session_id)
             entry = next(

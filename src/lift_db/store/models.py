@@ -164,6 +164,21 @@ def validate_description(description: object) -> str | None:
     return description
 
 
+# Versions are PostgreSQL integers; a larger Python int would not even reach the functions.
+MAX_VERSION = 2**31 - 1
+
+
+def validate_version(value: object, what: str, *, expected: bool = False) -> int:
+    """A version number: to_version may be any int (unknown ones are not found), an expected
+    version, like the database's, is 0 or more."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInputError(f"{what} must be an integer, not {type(value).__name__}")
+    if value > MAX_VERSION or value < (0 if expected else -MAX_VERSION - 1):
+        bounds = f"0 and {MAX_VERSION}" if expected else f"{-MAX_VERSION - 1} and {MAX_VERSION}"
+        raise InvalidInputError(f"{what} must be between {bounds}, not {value}")
+    return value
+
+
 # PostgreSQL's jsonb refuses nesting deeper than this (and Python's json recursion would fail).
 MAX_JSON_DEPTH = 100
 

@@ -40,6 +40,7 @@ from lift_db.store.models import (
     validate_list,
     validate_prompt,
     validate_status,
+    validate_version,
 )
 from lift_db.store.sqlstate import is_retryable, map_error
 
@@ -237,8 +238,9 @@ class PostgresSessionView:
     ) -> PromptSession:
         sid = parse_uuid(session_id)
         validate_description(change_description)
-        if not isinstance(to_version, int) or isinstance(to_version, bool):
-            raise InvalidInputError("to_version must be an integer")
+        validate_version(to_version, "to_version")
+        if expected_version is not None:
+            validate_version(expected_version, "expected_version", expected=True)
 
         def work(cur: Cursor) -> PromptSession:
             cur.execute(
