@@ -43,8 +43,8 @@ select bag_eq(
      where c.conrelid = 'public.sessions'::regclass and c.contype = 'c'$$,
   array['sessions_status_valid', 'sessions_prompt_not_blank', 'sessions_prompt_length',
         'sessions_ir_version_not_negative', 'sessions_current_ir_object',
-        'sessions_metadata_object'],
-  'sessions checks status, prompt, ir_version, current_ir and metadata'
+        'sessions_metadata_object', 'sessions_current_ir_depth', 'sessions_metadata_depth'],
+  'sessions checks status, prompt, ir_version, current_ir and metadata (shape and depth)'
 );
 
 select indexes_are(
