@@ -167,3 +167,52 @@ select format('session %s has no profile', s.id)
 def history_violations(conn: Conn) -> list[str]:
     """Every way the sessions' IR histories are not whole (empty when they are)."""
     return [str(r[0]) for r in conn.execute(_HISTORY_VIOLATIONS).fetchall()]
+
+
+# -- functions in the catalog -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Function:
+    oid: int
+    signature: str  # regprocedure text, schema-qualified
+    schema: str
+    name: str
+    arg_types: list[str]
+    kind: str
+    returns_trigger: bool
+    security_definer: bool
+    config: list[str]
+    arg_names: list[str]
+    defaults: int  # how many trailing arguments have defaults
+
+
+def functions(conn: Conn, schemas: list[str]) -> list[Function]:
+    """Every function and procedure of these schemas that no extension owns."""
+    conn.execute("set search_path = ''")
+    try:
+        rows = conn.execute(
+            "select p.oid, p.oid::regprocedure::text, n.nspname, p.proname,"
+            "       array(select format_type(t, null) from unnest(p.proargtypes) as t),"
+            "       p.prokind::text, p.prorettype = 'pg_catalog.trigger'::regtype, p.prosecdef,"
+            "       coalesce(p.proconfig, '{}'),"
+            "       coalesce(p.proargnames[1:p.pronargs], '{}'), p.pronargdefaults"
+            "  from pg_catalog.pg_proc as p"
+            "  join pg_catalog.pg_namespace as n on n.oid = p.pronamespace"
+            " where n.nspname = any(%s)"
+            "   and not exists (select from pg_catalog.pg_depend as d"
+            "                    where d.classid = 'pg_catalog.pg_proc'::regclass"
+            "                      and d.objid = p.oid and d.deptype = 'e')"
+            " order by 2",
+            (schemas,),
+        ).fetchall()
+    finally:
+        conn.execute("reset search_path")
+    return [Function(*r) for r in rows]
+
+
+def executable(conn: Conn, role: str, function: Function) -> bool:
+    row = conn.execute(
+        "select has_function_privilege(%s, %s, 'execute')", (role, function.oid)
+    ).fetchone()
+    return bool(row and row[0])

@@ -25,7 +25,16 @@ from lift_db.project import Project
 from lift_db.target import connect
 from tests.conftest import ScratchFactory
 from tests.reliability import figures
-from tests.reliability.support import EXPOSED_SCHEMAS, Conn, act_as, as_role, create_auth_user
+from tests.reliability.support import (
+    EXPOSED_SCHEMAS,
+    Conn,
+    Function,
+    act_as,
+    as_role,
+    create_auth_user,
+    executable,
+    functions,
+)
 
 REFUSED = "42501"
 Statement = sql.SQL | sql.Composed | str
@@ -361,55 +370,12 @@ def test_the_server_itself_is_out_of_reach(conn: Conn, actors: list[Actor]) -> N
 # -- functions -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Function:
-    oid: int
-    signature: str  # regprocedure text, schema-qualified
-    schema: str
-    name: str
-    arg_types: list[str]
-    kind: str
-    returns_trigger: bool
-    security_definer: bool
-    config: list[str]
-
-
-def functions(conn: Conn, schemas: list[str]) -> list[Function]:
-    """Every function and procedure of these schemas that no extension owns."""
-    conn.execute("set search_path = ''")
-    try:
-        rows = conn.execute(
-            "select p.oid, p.oid::regprocedure::text, n.nspname, p.proname,"
-            "       array(select format_type(t, null) from unnest(p.proargtypes) as t),"
-            "       p.prokind::text, p.prorettype = 'pg_catalog.trigger'::regtype, p.prosecdef,"
-            "       coalesce(p.proconfig, '{}')"
-            "  from pg_catalog.pg_proc as p"
-            "  join pg_catalog.pg_namespace as n on n.oid = p.pronamespace"
-            " where n.nspname = any(%s)"
-            "   and not exists (select from pg_catalog.pg_depend as d"
-            "                    where d.classid = 'pg_catalog.pg_proc'::regclass"
-            "                      and d.objid = p.oid and d.deptype = 'e')"
-            " order by 2",
-            (schemas,),
-        ).fetchall()
-    finally:
-        conn.execute("reset search_path")
-    return [Function(*r) for r in rows]
-
-
 def call(function: Function) -> sql.Composed:
     args = sql.SQL(", ").join(sql.SQL("null::{}").format(sql.SQL(t)) for t in function.arg_types)
     target = sql.Identifier(function.schema, function.name)
     if function.kind == "p":
         return sql.SQL("call {}({})").format(target, args)
     return sql.SQL("select {}({})").format(target, args)
-
-
-def executable(conn: Conn, role: str, function: Function) -> bool:
-    row = conn.execute(
-        "select has_function_privilege(%s, %s, 'execute')", (role, function.oid)
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def test_functions_the_api_does_not_offer_are_refused(conn: Conn, actors: list[Actor]) -> None:
