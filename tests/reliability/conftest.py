@@ -18,6 +18,7 @@ from tests.reliability.support import (
     FUZZ_EXAMPLES,
     FUZZ_STEPS,
     create_auth_user,
+    database_url,
     delete_auth_users,
 )
 
@@ -47,7 +48,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 @pytest.fixture(scope="session")
 def db_url() -> str:
     """The database the suite tests (the local stack, or DATABASE_URL)."""
-    return resolve_target(find_project(ROOT)).url
+    return database_url()
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -15,6 +16,8 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
 from lift_db import digest
+from lift_db.project import find_project
+from lift_db.target import resolve_target
 
 Conn = psycopg.Connection[TupleRow]
 
@@ -38,9 +41,14 @@ def env_int(name: str, default: int, minimum: int = 1) -> int:
 
 # How hard the fuzzers try. The defaults keep `make test` within the CI budget; `make fuzz`
 # raises them (see docs/reliability.md).
-FUZZ_EXAMPLES = env_int("LIFT_FUZZ_EXAMPLES", 20)
-FUZZ_STEPS = env_int("LIFT_FUZZ_STEPS", 40)
+FUZZ_EXAMPLES = env_int("LIFT_FUZZ_EXAMPLES", 40)
+FUZZ_STEPS = env_int("LIFT_FUZZ_STEPS", 50)
 CRASH_ROUNDS = env_int("LIFT_CRASH_ROUNDS", 4)
+
+
+def database_url() -> str:
+    """The database the suite tests: the local stack, or DATABASE_URL."""
+    return resolve_target(find_project(Path(__file__))).url
 
 
 def act_as(conn: Conn, role: str, user_id: uuid.UUID | None = None) -> None:
