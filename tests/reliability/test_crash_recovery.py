@@ -515,7 +515,8 @@ def _writers(
     for n, ledger in enumerate(ledgers):
         sql = n < SQL_WRITERS
         kind: type[Writer] = SqlWriter if sql else StoreWriter
-        name = f"{'sql' if sql else 'store'}{n}"
+        # Unique across rounds: a marker that repeats could make a new IR equal the current one.
+        name = f"{'sql' if sql else 'store'}{n}.round{round_}"
         yield kind(cluster.url(), name, users[n % USERS], ledger, burst, 1000 * round_ + n)
 
 
