@@ -11,12 +11,13 @@ LOCAL := env -u DATABASE_URL
 PY_SOURCES := src tests scripts examples conftest.py
 SQL_SOURCES := supabase/migrations supabase/tests supabase/seed.sql
 
-.PHONY: help venv pgtap cli db start stop status reset migrate lint test clean
+.PHONY: help venv pgtap cli db start stop status reset migrate lint lock test clean
 
 help:
 	@echo "make db      virtualenv, server binaries, pgTAP; start the local stack, reset it, print its URL"
-	@echo "make lint    ruff, mypy --strict, sqlfluff and squawk"
+	@echo "make lint    ruff, mypy --strict, sqlfluff, squawk and the migration lock check"
 	@echo "make test    make lint, everything make db does, the Supabase CLI, then the whole test suite"
+	@echo "make lock    append new migrations to supabase/migrations.lock"
 	@echo "make stop    stop the local server (data stays in .lift-db/)"
 	@echo "make clean   stop the server and delete .lift-db/, .venv/ and node_modules/"
 
@@ -51,6 +52,10 @@ lint: venv
 	$(BIN)/mypy --strict
 	$(BIN)/sqlfluff lint $(SQL_SOURCES)
 	$(BIN)/squawk --no-error-on-unmatched-pattern 'supabase/migrations/*.sql'
+	$(LIFT_DB) lock --check
+
+lock: venv
+	$(LIFT_DB) lock
 
 test: lint db cli
 	$(BIN)/pytest
