@@ -11,13 +11,14 @@ LOCAL := env -u DATABASE_URL
 PY_SOURCES := src tests scripts examples conftest.py
 SQL_SOURCES := supabase/migrations supabase/tests supabase/seed.sql
 
-.PHONY: help venv pgtap cli db start stop status reset migrate lint lock test clean
+.PHONY: help venv pgtap cli db start stop status reset migrate lint lock snapshot test clean
 
 help:
 	@echo "make db      virtualenv, server binaries, pgTAP; start the local stack, reset it, print its URL"
 	@echo "make lint    ruff, mypy --strict, sqlfluff, squawk and the migration lock check"
 	@echo "make test    make lint, everything make db does, the Supabase CLI, then the whole test suite"
 	@echo "make lock    append new migrations to supabase/migrations.lock"
+	@echo "make snapshot  regenerate docs/schema.sql and docs/ERD.md from the migrations"
 	@echo "make stop    stop the local server (data stays in .lift-db/)"
 	@echo "make clean   stop the server and delete .lift-db/, .venv/ and node_modules/"
 
@@ -56,6 +57,11 @@ lint: venv
 
 lock: venv
 	$(LIFT_DB) lock
+
+# Builds on a scratch database of the local server, so the server must run (not reset).
+snapshot: venv
+	$(LOCAL) $(LIFT_DB) start
+	$(LIFT_DB) snapshot
 
 test: lint db cli
 	$(BIN)/pytest

@@ -64,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="change nothing; fail, naming the file, unless the lock covers every migration "
         "unchanged and in order",
     )
+    snapshot_cmd = sub.add_parser(
+        "snapshot",
+        help="regenerate docs/schema.sql and docs/ERD.md on a scratch database of the local server",
+    )
+    snapshot_cmd.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; fail when docs/schema.sql or docs/ERD.md is stale",
+    )
     return parser
 
 
@@ -83,6 +92,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     command: str = args.command
     if command == "lock":
         return gates.lock_command(project, check=args.check, report=_report)
+    if command == "snapshot":
+        if args.db_url:
+            raise LiftDbError(
+                "`lift-db snapshot` builds on a scratch database of the local server",
+                "drop --db-url",
+            )
+        return gates.snapshot_command(project, check=args.check, report=_report)
     if command in ("start", "stop"):
         if args.db_url:
             raise LiftDbError(
