@@ -27,6 +27,7 @@ create table public.notes (
   id uuid primary key default gen_random_uuid(),
   user_id uuid not null references auth.users (id) on delete cascade,
   body text not null,
+  version bigint not null default 1,
   created_at timestamptz not null default now()
 );
 
