@@ -36,15 +36,21 @@ create index notes_user_id_idx on public.notes using btree (user_id);
 alter table public.notes enable row level security;
 
 create policy "owners read their notes" on public.notes
-for select to authenticated
-using ((select auth.uid()) = user_id);
+  for select
+  to authenticated
+  using ((select auth.uid()) = user_id);
+
+comment on table public.notes is
+  'A note of a user; "char" columns would keep their quotes.';
 """
 
 CLEAN_TEST = """\
 -- Story: the notes table exists.
 begin;
-select plan(1);
+select plan(2);
 select has_table('public', 'notes', 'public.notes exists');
+select is((select count(*)::int from public.notes as n where n.body = 'x'), 0,
+          'no note says x');
 select * from finish();
 rollback;
 """
@@ -145,7 +151,8 @@ def test_sqlfluff_passes_the_project_style(layout: Path) -> None:
     ("change", "rule"),
     [
         (("create table public.notes", "CREATE TABLE public.notes"), "CP01"),
-        (("  body text not null,", "    body text not null,"), "LT02"),
+        (("body text not null,", "body text not null default '" + "x" * 90 + "',"), "LT05"),
+        (("select auth.uid())", '"auth".uid())'), "RF06"),
         (("on delete cascade,", "on delete cascade ,"), "LT01"),
         (("id uuid primary key", "id UUID primary key"), "CP05"),
     ],
