@@ -21,7 +21,8 @@ TEST_FILE = "supabase/tests/100_under_test.sql"
 
 CLEAN_MIGRATION = """\
 -- Why: a table every rule is happy with, the shape the project's migrations take.
-set local lock_timeout = '5s';
+set lock_timeout = '5s';
+set statement_timeout = '60s';
 
 create table public.notes (
   id uuid primary key default gen_random_uuid(),
@@ -106,11 +107,12 @@ def test_squawk_passes_a_lock_safe_migration(layout: Path) -> None:
     ("change", "rule"),
     [
         # No lock_timeout: the FK's lock on auth.users could queue every sign-up behind it.
-        (("set local lock_timeout = '5s';\n", ""), "require-lock-timeout"),
+        (("set lock_timeout = '5s';\n", ""), "require-lock-timeout"),
+        (("set statement_timeout = '60s';\n", ""), "require-statement-timeout"),
         (("body text not null", "body varchar(200) not null"), "prefer-text-field"),
         (("create table public.notes", "create table notes"), "require-table-schema"),
         # assume_in_transaction: the platform already wraps the file in a transaction.
-        (("set local lock_timeout", "begin;\nset local lock_timeout"), "transaction-nesting"),
+        (("set lock_timeout", "begin;\nset lock_timeout"), "transaction-nesting"),
     ],
 )
 def test_squawk_fails_a_migration_breaking_a_rule(
@@ -130,7 +132,7 @@ def test_squawk_flags_a_blocking_index_on_an_existing_table(layout: Path) -> Non
     _place(
         layout,
         "supabase/migrations/20990102000000_index_notes.sql",
-        "-- Why: find notes by body.\nset local lock_timeout = '5s';\n"
+        "-- Why: find notes by body.\nset lock_timeout = '5s';\nset statement_timeout = '60s';\n"
         "create index notes_body_idx on public.notes (body);\n",
     )
     result = squawk(layout)
