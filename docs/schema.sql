@@ -2,10 +2,697 @@
 -- fails when it is stale. What the migrations in supabase/migrations add to or change
 -- in a Supabase database, as `pg_dump --schema-only` writes it after all of them ran
 -- (platform objects left out; an owner is named only when it is not postgres).
--- Migrations: 1, the last 20261126000000_extensions.sql
+-- Migrations: 6, the last 20261126001400_session_ir_functions.sql
+
+--
+-- Name: private; Type: SCHEMA; Schema: -
+--
+
+CREATE SCHEMA private;
 
 --
 -- Name: vector; Type: EXTENSION; Schema: -; Owner: -
 --
 
 CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA extensions;
+
+--
+-- Name: create_user_profile(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.create_user_profile() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  insert into public.users (id, email, provider, provider_user_id, display_name, created_at,
+                            last_login_at)
+  values (
+    new.id,
+    new.email,
+    coalesce(
+      nullif(new.raw_app_meta_data ->> 'provider', ''),
+      case when new.is_anonymous then 'anonymous' else 'email' end
+    ),
+    new.id::text,
+    left(nullif(btrim(coalesce(new.raw_user_meta_data ->> 'full_name',
+                               new.raw_user_meta_data ->> 'name', '')), ''), 200),
+    coalesce(new.created_at, now()),
+    new.last_sign_in_at
+  );
+  return null;
+end
+$$;
+
+--
+-- Name: guard_session_columns(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.guard_session_columns() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if tg_op = 'INSERT' then
+    if new.ir_version <> 0 then
+      raise exception 'ir_version is maintained by the database'
+        using errcode = '428C9',
+              hint = 'leave ir_version out: writing current_ir creates version 1';
+    end if;
+    new.updated_at := new.created_at;
+    return new;
+  end if;
+  if new.id <> old.id or new.user_id <> old.user_id then
+    raise exception 'a session cannot change its id or owner'
+      using errcode = '42501';
+  end if;
+  if new.ir_version <> old.ir_version then
+    raise exception 'ir_version is maintained by the database'
+      using errcode = '428C9',
+            hint = 'change current_ir (or call public.update_session_ir) to write a new version';
+  end if;
+  if new.created_at <> old.created_at then
+    raise exception 'created_at is maintained by the database'
+      using errcode = '428C9';
+  end if;
+  new.updated_at := now();
+  return new;
+end
+$$;
+
+--
+-- Name: record_provider_user_id(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.record_provider_user_id() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  update public.users as u
+     set provider_user_id = new.provider_id
+   where u.id = new.user_id
+     and u.provider = new.provider
+     and u.provider_user_id = new.user_id::text;
+  return null;
+end
+$$;
+
+--
+-- Name: record_session_history(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.record_session_history() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if new.current_ir is null or (tg_op = 'UPDATE' and new.ir_version = old.ir_version) then
+    return null;
+  end if;
+  insert into public.session_history (session_id, version, ir_snapshot, change_description)
+  values (
+    new.id,
+    new.ir_version,
+    new.current_ir,
+    nullif(current_setting('lift.change_description', true), '')
+  );
+  return null;
+end
+$$;
+
+--
+-- Name: refuse_history_update(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.refuse_history_update() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  raise exception 'session history is append-only'
+    using errcode = '42501',
+          hint = 'roll back with public.rollback_session, which writes a new version';
+end
+$$;
+
+--
+-- Name: sync_user_profile(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.sync_user_profile() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  update public.users as u
+     set email = new.email,
+         last_login_at = new.last_sign_in_at
+   where u.id = new.id;
+  return null;
+end
+$$;
+
+--
+-- Name: version_session_ir(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.version_session_ir() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if tg_op = 'INSERT' then
+    if new.current_ir is not null then
+      new.ir_version := 1;
+    end if;
+    return new;
+  end if;
+  if new.current_ir is null then
+    if old.current_ir is not null then
+      raise exception 'current_ir cannot be removed once a session has an IR'
+        using errcode = '22004',
+              hint = 'write a new IR or roll back to an earlier version';
+    end if;
+    return new;
+  end if;
+  new.ir_version := old.ir_version + 1;
+  return new;
+end
+$$;
+
+--
+-- Name: sessions; Type: TABLE; Schema: public
+--
+
+CREATE TABLE public.sessions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid DEFAULT auth.uid() NOT NULL,
+    prompt text NOT NULL,
+    status text DEFAULT 'active'::text NOT NULL,
+    ir_version integer DEFAULT 0 NOT NULL,
+    current_ir jsonb,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT sessions_current_ir_object CHECK (((current_ir IS NULL) OR (jsonb_typeof(current_ir) = 'object'::text))),
+    CONSTRAINT sessions_ir_version_not_negative CHECK ((ir_version >= 0)),
+    CONSTRAINT sessions_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT sessions_prompt_length CHECK ((char_length(prompt) <= 20000)),
+    CONSTRAINT sessions_prompt_not_blank CHECK ((prompt ~ '\S'::text)),
+    CONSTRAINT sessions_status_valid CHECK ((status = ANY (ARRAY['active'::text, 'finalized'::text, 'abandoned'::text])))
+);
+
+--
+-- Name: TABLE sessions; Type: COMMENT; Schema: public
+--
+
+COMMENT ON TABLE public.sessions IS 'PromptSessions: one user''s prompt, its current IR and the holes and assists around it.';
+
+--
+-- Name: COLUMN sessions.ir_version; Type: COMMENT; Schema: public
+--
+
+COMMENT ON COLUMN public.sessions.ir_version IS 'Number of IR versions written (0: no IR yet); maintained by the database.';
+
+--
+-- Name: COLUMN sessions.metadata; Type: COMMENT; Schema: public
+--
+
+COMMENT ON COLUMN public.sessions.metadata IS 'JSON object with the session''s typed holes and assists.';
+
+--
+-- Name: rollback_session(uuid, integer, integer, text); Type: FUNCTION; Schema: public
+--
+
+CREATE FUNCTION public.rollback_session(session_id uuid, to_version integer, expected_version integer DEFAULT NULL::integer, change_description text DEFAULT NULL::text) RETURNS public.sessions
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  locked public.sessions;
+  snapshot jsonb;
+begin
+  if rollback_session.session_id is null then
+    raise exception 'session_id must not be null' using errcode = '22004';
+  end if;
+  if rollback_session.to_version is null then
+    raise exception 'to_version must not be null' using errcode = '22004';
+  end if;
+
+  select s.* into locked
+    from public.sessions as s
+   where s.id = rollback_session.session_id
+     for update;
+  if not found then
+    raise exception 'session % not found', rollback_session.session_id
+      using errcode = 'PT404',
+            hint = 'the session does not exist or belongs to another user';
+  end if;
+
+  select h.ir_snapshot into snapshot
+    from public.session_history as h
+   where h.session_id = rollback_session.session_id
+     and h.version = rollback_session.to_version;
+  if not found then
+    raise exception 'session % has no version %', rollback_session.session_id,
+      rollback_session.to_version
+      using errcode = 'PT404',
+            detail = format('its latest version is %s', locked.ir_version);
+  end if;
+
+  return public.update_session_ir(
+    rollback_session.session_id,
+    snapshot,
+    rollback_session.expected_version,
+    coalesce(rollback_session.change_description,
+             format('rollback to version %s', rollback_session.to_version))
+  );
+end
+$$;
+
+--
+-- Name: FUNCTION rollback_session(session_id uuid, to_version integer, expected_version integer, change_description text); Type: COMMENT; Schema: public
+--
+
+COMMENT ON FUNCTION public.rollback_session(session_id uuid, to_version integer, expected_version integer, change_description text) IS 'Restores version to_version as a new version (history is never rewritten). Errors: PT404 unknown session or version, PT409 stale expected_version.';
+
+--
+-- Name: update_session_ir(uuid, jsonb, integer, text); Type: FUNCTION; Schema: public
+--
+
+CREATE FUNCTION public.update_session_ir(session_id uuid, ir jsonb, expected_version integer DEFAULT NULL::integer, change_description text DEFAULT NULL::text) RETURNS public.sessions
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  locked public.sessions;
+  updated public.sessions;
+begin
+  if update_session_ir.session_id is null then
+    raise exception 'session_id must not be null' using errcode = '22004';
+  end if;
+  if update_session_ir.ir is null then
+    raise exception 'ir must not be null' using errcode = '22004';
+  end if;
+  if jsonb_typeof(update_session_ir.ir) <> 'object' then
+    raise exception 'ir must be a JSON object, not %', jsonb_typeof(update_session_ir.ir)
+      using errcode = '22023';
+  end if;
+  if update_session_ir.expected_version < 0 then
+    raise exception 'expected_version must be 0 or more, not %', update_session_ir.expected_version
+      using errcode = '22023';
+  end if;
+  if char_length(update_session_ir.change_description) > 1000 then
+    raise exception 'change_description is longer than 1000 characters'
+      using errcode = '22023';
+  end if;
+
+  -- The row lock makes the version check and the write one step: a concurrent writer waits
+  -- here and then sees the version the first one wrote.
+  select s.* into locked
+    from public.sessions as s
+   where s.id = update_session_ir.session_id
+     for update;
+  if not found then
+    raise exception 'session % not found', update_session_ir.session_id
+      using errcode = 'PT404',
+            hint = 'the session does not exist or belongs to another user';
+  end if;
+  if update_session_ir.expected_version is not null
+     and locked.ir_version <> update_session_ir.expected_version then
+    raise exception 'ir version conflict on session %: expected version %, current version is %',
+      update_session_ir.session_id, update_session_ir.expected_version, locked.ir_version
+      using errcode = 'PT409',
+            detail = format('current_version=%s', locked.ir_version),
+            hint = 'read the session again and apply the change to its current IR';
+  end if;
+
+  perform set_config('lift.change_description',
+                     coalesce(update_session_ir.change_description, ''), true);
+  update public.sessions as s
+     set current_ir = update_session_ir.ir
+   where s.id = update_session_ir.session_id
+  returning s.* into updated;
+  perform set_config('lift.change_description', '', true);
+  return updated;
+end
+$$;
+
+--
+-- Name: FUNCTION update_session_ir(session_id uuid, ir jsonb, expected_version integer, change_description text); Type: COMMENT; Schema: public
+--
+
+COMMENT ON FUNCTION public.update_session_ir(session_id uuid, ir jsonb, expected_version integer, change_description text) IS 'Writes a new IR version. expected_version: the ir_version the caller read (null: no check); stale -> SQLSTATE PT409. change_description is stored with the version.';
+
+--
+-- Name: session_history; Type: TABLE; Schema: public
+--
+
+CREATE TABLE public.session_history (
+    session_id uuid NOT NULL,
+    version integer NOT NULL,
+    ir_snapshot jsonb NOT NULL,
+    change_description text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT session_history_change_description_length CHECK ((char_length(change_description) <= 1000)),
+    CONSTRAINT session_history_ir_snapshot_object CHECK ((jsonb_typeof(ir_snapshot) = 'object'::text)),
+    CONSTRAINT session_history_version_positive CHECK ((version >= 1))
+);
+
+--
+-- Name: TABLE session_history; Type: COMMENT; Schema: public
+--
+
+COMMENT ON TABLE public.session_history IS 'Append-only record of every IR of a session, written by the database; version 1, 2, 3…';
+
+--
+-- Name: users; Type: TABLE; Schema: public
+--
+
+CREATE TABLE public.users (
+    id uuid NOT NULL,
+    email text,
+    provider text NOT NULL,
+    provider_user_id text NOT NULL,
+    display_name text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_login_at timestamp with time zone,
+    CONSTRAINT users_display_name_length CHECK (((char_length(display_name) >= 1) AND (char_length(display_name) <= 200)))
+);
+
+--
+-- Name: TABLE users; Type: COMMENT; Schema: public
+--
+
+COMMENT ON TABLE public.users IS 'One profile per auth user (same id), created and kept current by triggers on auth.users.';
+
+--
+-- Name: COLUMN users.provider_user_id; Type: COMMENT; Schema: public
+--
+
+COMMENT ON COLUMN public.users.provider_user_id IS 'The id the sign-in provider knows the user by (auth.identities.provider_id).';
+
+--
+-- Name: COLUMN users.display_name; Type: COMMENT; Schema: public
+--
+
+COMMENT ON COLUMN public.users.display_name IS 'The only column a user may change; id, email and provider follow Auth.';
+
+--
+-- Name: session_history session_history_pkey; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.session_history
+    ADD CONSTRAINT session_history_pkey PRIMARY KEY (session_id, version);
+
+--
+-- Name: sessions sessions_pkey; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.sessions
+    ADD CONSTRAINT sessions_pkey PRIMARY KEY (id);
+
+--
+-- Name: users users_pkey; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+--
+-- Name: users users_provider_user_id_key; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_provider_user_id_key UNIQUE (provider, provider_user_id);
+
+--
+-- Name: sessions_created_at_idx; Type: INDEX; Schema: public
+--
+
+CREATE INDEX sessions_created_at_idx ON public.sessions USING btree (created_at DESC);
+
+--
+-- Name: sessions_status_idx; Type: INDEX; Schema: public
+--
+
+CREATE INDEX sessions_status_idx ON public.sessions USING btree (status);
+
+--
+-- Name: sessions_user_id_created_at_idx; Type: INDEX; Schema: public
+--
+
+CREATE INDEX sessions_user_id_created_at_idx ON public.sessions USING btree (user_id, created_at DESC);
+
+--
+-- Name: sessions_user_id_status_created_at_idx; Type: INDEX; Schema: public
+--
+
+CREATE INDEX sessions_user_id_status_created_at_idx ON public.sessions USING btree (user_id, status, created_at DESC);
+
+--
+-- Name: identities on_auth_identity_created; Type: TRIGGER; Schema: auth; Owner: supabase_auth_admin
+--
+
+CREATE TRIGGER on_auth_identity_created AFTER INSERT ON auth.identities FOR EACH ROW EXECUTE FUNCTION private.record_provider_user_id();
+
+--
+-- Name: users on_auth_user_created; Type: TRIGGER; Schema: auth; Owner: supabase_auth_admin
+--
+
+CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION private.create_user_profile();
+
+--
+-- Name: users on_auth_user_updated; Type: TRIGGER; Schema: auth; Owner: supabase_auth_admin
+--
+
+CREATE TRIGGER on_auth_user_updated AFTER UPDATE OF email, last_sign_in_at ON auth.users FOR EACH ROW WHEN ((((old.email)::text IS DISTINCT FROM (new.email)::text) OR (old.last_sign_in_at IS DISTINCT FROM new.last_sign_in_at))) EXECUTE FUNCTION private.sync_user_profile();
+
+--
+-- Name: session_history session_history_append_only; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER session_history_append_only BEFORE UPDATE ON public.session_history FOR EACH ROW EXECUTE FUNCTION private.refuse_history_update();
+
+--
+-- Name: sessions sessions_guard_columns; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER sessions_guard_columns BEFORE INSERT OR UPDATE ON public.sessions FOR EACH ROW EXECUTE FUNCTION private.guard_session_columns();
+
+--
+-- Name: sessions sessions_record_history; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER sessions_record_history AFTER INSERT OR UPDATE OF current_ir ON public.sessions FOR EACH ROW EXECUTE FUNCTION private.record_session_history();
+
+--
+-- Name: sessions sessions_version_ir; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER sessions_version_ir BEFORE INSERT OR UPDATE OF current_ir ON public.sessions FOR EACH ROW EXECUTE FUNCTION private.version_session_ir();
+
+--
+-- Name: session_history session_history_session_id_fkey; Type: FK CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.session_history
+    ADD CONSTRAINT session_history_session_id_fkey FOREIGN KEY (session_id) REFERENCES public.sessions(id) ON DELETE CASCADE;
+
+--
+-- Name: sessions sessions_user_id_fkey; Type: FK CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.sessions
+    ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: users users_id_fkey; Type: FK CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_id_fkey FOREIGN KEY (id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: session_history; Type: ROW SECURITY; Schema: public
+--
+
+ALTER TABLE public.session_history ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: session_history session_history_select_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY session_history_select_own ON public.session_history FOR SELECT TO authenticated USING ((session_id IN ( SELECT s.id
+   FROM public.sessions s
+  WHERE (s.user_id = ( SELECT auth.uid() AS uid)))));
+
+--
+-- Name: sessions; Type: ROW SECURITY; Schema: public
+--
+
+ALTER TABLE public.sessions ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: sessions sessions_delete_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY sessions_delete_own ON public.sessions FOR DELETE TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: sessions sessions_insert_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY sessions_insert_own ON public.sessions FOR INSERT TO authenticated WITH CHECK ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: sessions sessions_select_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY sessions_select_own ON public.sessions FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: sessions sessions_update_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY sessions_update_own ON public.sessions FOR UPDATE TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid))) WITH CHECK ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: users; Type: ROW SECURITY; Schema: public
+--
+
+ALTER TABLE public.users ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: users users_select_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY users_select_own ON public.users FOR SELECT TO authenticated USING ((id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: users users_update_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY users_update_own ON public.users FOR UPDATE TO authenticated USING ((id = ( SELECT auth.uid() AS uid))) WITH CHECK ((id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: FUNCTION create_user_profile(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.create_user_profile() FROM PUBLIC;
+
+--
+-- Name: FUNCTION guard_session_columns(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.guard_session_columns() FROM PUBLIC;
+
+--
+-- Name: FUNCTION record_provider_user_id(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.record_provider_user_id() FROM PUBLIC;
+
+--
+-- Name: FUNCTION record_session_history(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.record_session_history() FROM PUBLIC;
+
+--
+-- Name: FUNCTION refuse_history_update(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.refuse_history_update() FROM PUBLIC;
+
+--
+-- Name: FUNCTION sync_user_profile(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.sync_user_profile() FROM PUBLIC;
+
+--
+-- Name: FUNCTION version_session_ir(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.version_session_ir() FROM PUBLIC;
+
+--
+-- Name: TABLE sessions; Type: ACL; Schema: public
+--
+
+GRANT SELECT,DELETE ON TABLE public.sessions TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.sessions TO service_role;
+
+--
+-- Name: COLUMN sessions.id; Type: ACL; Schema: public
+--
+
+GRANT INSERT(id) ON TABLE public.sessions TO authenticated;
+
+--
+-- Name: COLUMN sessions.user_id; Type: ACL; Schema: public
+--
+
+GRANT INSERT(user_id) ON TABLE public.sessions TO authenticated;
+
+--
+-- Name: COLUMN sessions.prompt; Type: ACL; Schema: public
+--
+
+GRANT INSERT(prompt),UPDATE(prompt) ON TABLE public.sessions TO authenticated;
+
+--
+-- Name: COLUMN sessions.status; Type: ACL; Schema: public
+--
+
+GRANT INSERT(status),UPDATE(status) ON TABLE public.sessions TO authenticated;
+
+--
+-- Name: COLUMN sessions.current_ir; Type: ACL; Schema: public
+--
+
+GRANT INSERT(current_ir),UPDATE(current_ir) ON TABLE public.sessions TO authenticated;
+
+--
+-- Name: COLUMN sessions.metadata; Type: ACL; Schema: public
+--
+
+GRANT INSERT(metadata),UPDATE(metadata) ON TABLE public.sessions TO authenticated;
+
+--
+-- Name: FUNCTION rollback_session(session_id uuid, to_version integer, expected_version integer, change_description text); Type: ACL; Schema: public
+--
+
+REVOKE ALL ON FUNCTION public.rollback_session(session_id uuid, to_version integer, expected_version integer, change_description text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.rollback_session(session_id uuid, to_version integer, expected_version integer, change_description text) TO authenticated;
+GRANT ALL ON FUNCTION public.rollback_session(session_id uuid, to_version integer, expected_version integer, change_description text) TO service_role;
+
+--
+-- Name: FUNCTION update_session_ir(session_id uuid, ir jsonb, expected_version integer, change_description text); Type: ACL; Schema: public
+--
+
+REVOKE ALL ON FUNCTION public.update_session_ir(session_id uuid, ir jsonb, expected_version integer, change_description text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.update_session_ir(session_id uuid, ir jsonb, expected_version integer, change_description text) TO authenticated;
+GRANT ALL ON FUNCTION public.update_session_ir(session_id uuid, ir jsonb, expected_version integer, change_description text) TO service_role;
+
+--
+-- Name: TABLE session_history; Type: ACL; Schema: public
+--
+
+GRANT SELECT ON TABLE public.session_history TO authenticated;
+GRANT SELECT ON TABLE public.session_history TO service_role;
+
+--
+-- Name: TABLE users; Type: ACL; Schema: public
+--
+
+GRANT SELECT ON TABLE public.users TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.users TO service_role;
+
+--
+-- Name: COLUMN users.display_name; Type: ACL; Schema: public
+--
+
+GRANT UPDATE(display_name) ON TABLE public.users TO authenticated;
