@@ -188,3 +188,16 @@ def test_pgtap_files_may_end_with_select_star_from_finish(layout: Path) -> None:
     assert result.returncode != 0
     assert "AM04" in result.stdout
     assert TEST_FILE not in result.stdout
+
+
+@pytest.mark.parametrize(("width", "fails"), [(118, False), (125, True)])
+def test_pgtap_files_may_run_to_120_columns(layout: Path, width: int, fails: bool) -> None:
+    line = "select ok(true, '{}');".format("x" * (width - len("select ok(true, '');")))
+    assert len(line) == width
+    sql = CLEAN_TEST.replace("select plan(2);", "select plan(3);").replace(
+        "select * from finish();", f"{line}\nselect * from finish();"
+    )
+    _place(layout, TEST_FILE, sql)
+    result = sqlfluff(layout, "supabase/tests")
+    assert (result.returncode != 0) is fails, result.stdout
+    assert ("LT05" in result.stdout) is fails
