@@ -50,6 +50,7 @@ start stop status migrate reset: venv
 # can leave no file to check, which is not an error.
 lint: venv
 	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy --strict
 	$(BIN)/sqlfluff lint $(SQL_SOURCES)
 	$(BIN)/squawk --no-error-on-unmatched-pattern 'supabase/migrations/*.sql'
