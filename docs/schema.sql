@@ -2,7 +2,7 @@
 -- fails when it is stale. What the migrations in supabase/migrations add to or change
 -- in a Supabase database, as `pg_dump --schema-only` writes it after all of them ran
 -- (platform objects left out; an owner is named only when it is not postgres).
--- Migrations: 6, the last 20261126001400_session_ir_functions.sql
+-- Migrations: 8, the last 20261126080003_validate_session_json_depth.sql
 
 --
 -- Name: private; Type: SCHEMA; Schema: -
@@ -195,8 +195,10 @@ CREATE TABLE public.sessions (
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT sessions_current_ir_depth CHECK ((NOT jsonb_path_exists(current_ir, 'strict $.**{101}'::jsonpath))),
     CONSTRAINT sessions_current_ir_object CHECK (((current_ir IS NULL) OR (jsonb_typeof(current_ir) = 'object'::text))),
     CONSTRAINT sessions_ir_version_not_negative CHECK ((ir_version >= 0)),
+    CONSTRAINT sessions_metadata_depth CHECK ((NOT jsonb_path_exists(metadata, 'strict $.**{101}'::jsonpath))),
     CONSTRAINT sessions_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT sessions_prompt_length CHECK ((char_length(prompt) <= 20000)),
     CONSTRAINT sessions_prompt_not_blank CHECK ((prompt ~ '\S'::text)),

@@ -15,8 +15,8 @@
 set lock_timeout = '5s';
 set statement_timeout = '60s';
 
--- Added NOT VALID and validated separately: the validation scans the table without blocking
--- writers for the length of the scan.
+-- Added NOT VALID: new writes are checked at once, and the existing rows are validated by the
+-- next migration, in its own transaction, so that this one holds its lock only for an instant.
 alter table public.sessions
   add constraint sessions_current_ir_depth
   check (not jsonb_path_exists(current_ir, 'strict $.**{101}')) not valid;
@@ -24,7 +24,3 @@ alter table public.sessions
 alter table public.sessions
   add constraint sessions_metadata_depth
   check (not jsonb_path_exists(metadata, 'strict $.**{101}')) not valid;
-
-alter table public.sessions validate constraint sessions_current_ir_depth;
-
-alter table public.sessions validate constraint sessions_metadata_depth;
