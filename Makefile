@@ -11,12 +11,13 @@ LOCAL := env -u DATABASE_URL
 PY_SOURCES := src tests scripts examples conftest.py
 SQL_SOURCES := supabase/migrations supabase/tests supabase/seed.sql
 
-.PHONY: help venv pgtap cli db start stop status reset migrate lint lock snapshot test clean
+.PHONY: help venv pgtap cli db start stop status reset migrate lint lock snapshot test fuzz clean
 
 help:
 	@echo "make db      virtualenv, server binaries, pgTAP; start the local stack, reset it, print its URL"
 	@echo "make lint    ruff, mypy --strict, sqlfluff, squawk and the migration lock check"
 	@echo "make test    make lint, everything make db does, the Supabase CLI, then the whole test suite"
+	@echo "make fuzz    the reliability suite with long fuzz runs (FUZZ_EXAMPLES, FUZZ_STEPS, CRASH_ROUNDS)"
 	@echo "make lock    append new migrations to supabase/migrations.lock"
 	@echo "make snapshot  regenerate docs/schema.sql and docs/ERD.md from the migrations"
 	@echo "make stop    stop the local server (data stays in .lift-db/)"
@@ -66,6 +67,14 @@ snapshot: venv
 
 test: lint db cli
 	$(BIN)/pytest
+
+# The reliability suite at length; `make test` runs it with small defaults (docs/reliability.md).
+FUZZ_EXAMPLES ?= 1000
+FUZZ_STEPS ?= 100
+CRASH_ROUNDS ?= 40
+fuzz: db
+	LIFT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) LIFT_FUZZ_STEPS=$(FUZZ_STEPS) \
+	LIFT_CRASH_ROUNDS=$(CRASH_ROUNDS) $(BIN)/pytest tests/reliability
 
 clean:
 	-$(LIFT_DB) stop

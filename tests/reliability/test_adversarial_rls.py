@@ -160,6 +160,8 @@ class IsolationMachine(RuleBasedStateMachine):
         self.profiles: dict[str, str | None] = dict.fromkeys(USERS)
         self.last_operation = "setup"
         self.count("adversarial RLS: sequences run")
+        if _Shared.counting:
+            figures.add("adversarial RLS: violations found", 0)
 
     def teardown(self) -> None:
         delete_auth_users(self.conn, list(self.uid.values()))
