@@ -155,6 +155,27 @@ as $$
   )
 $$;
 
+-- Share a session with a test user, as its owner would, whoever is acting.
+create or replace function tests.share_session(
+  session_id uuid,
+  grantee_identifier text,
+  role text default 'viewer'
+) returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  grantee_id uuid := tests.get_supabase_uid(grantee_identifier);
+begin
+  if grantee_id is null then
+    raise exception 'tests.share_session: no test user %', grantee_identifier;
+  end if;
+  insert into public.session_shares (session_id, user_id, role)
+  values (share_session.session_id, grantee_id, share_session.role);
+end
+$$;
+
 -- Catalog guards. Each returns the objects that break a rule, so that a test can assert that the
 -- schema has none and also that a deliberately bad object is caught. They read the catalog, so
 -- they cover tables, policies and functions that later migrations add.

@@ -1,7 +1,7 @@
 -- Who may do what to public.repositories and public.favourite_repositories. Alice caches a private
 -- and a public repository and favours the private one; Bob caches his own. Each cache is its
--- owner's alone: Bob sees nothing of Alice's (the private one above all) and cannot write to
--- it; Alice cannot favour Bob's repository or
+-- owner's alone: Bob sees nothing of Alice's (the private one above all), even as editor of a
+-- session Alice shared with him, and cannot write to it; Alice cannot favour Bob's repository or
 -- file one under Bob's name; anon is refused; service_role manages every cache, yet cannot point
 -- a user's favourite at another user's repository.
 begin;
@@ -9,6 +9,8 @@ select plan(39);
 
 select tests.create_supabase_user('alice');
 select tests.create_supabase_user('bob');
+select tests.create_session('alice', 'alice shared prompt');
+select tests.share_session(tests.get_session_id('alice shared prompt'), 'bob', 'editor');
 
 -- Alice, the owner
 select tests.authenticate_as('alice');
@@ -68,7 +70,7 @@ select throws_ok(
   'a favourite is added or removed, never changed'
 );
 
--- Bob, another user
+-- Bob, another user (and editor of one of Alice's sessions)
 select tests.authenticate_as('bob');
 select lives_ok(
   $$insert into public.repositories (owner, name, is_private) values ('bob-co', 'bobs-tool', true)$$,
@@ -78,7 +80,7 @@ select results_eq('select name from public.repositories', array['bobs-tool'],
                   'Bob sees only his own cache');
 select is_empty(
   $$select * from public.repositories where owner = 'alice-co'$$,
-  'Bob sees nothing of Alice''s private repository'
+  'Bob sees nothing of Alice''s private repository, editor of her session or not'
 );
 select is_empty('select * from public.favourite_repositories',
                 'Bob sees none of Alice''s favourites');

@@ -1,11 +1,13 @@
 -- Who may do what to public.user_preferences. Alice keeps one settings object; Bob keeps his.
--- Each reads, writes and resets only their own; Bob sees and changes nothing of Alice's; anon is
--- refused; service_role manages everyone's.
+-- Each reads, writes and resets only their own; Bob (editor of a session Alice shared with him)
+-- sees and changes nothing of Alice's; anon is refused; service_role manages everyone's.
 begin;
 select plan(20);
 
 select tests.create_supabase_user('alice');
 select tests.create_supabase_user('bob');
+select tests.create_session('alice', 'alice shared prompt');
+select tests.share_session(tests.get_session_id('alice shared prompt'), 'bob', 'editor');
 
 -- Alice, the owner
 select tests.authenticate_as('alice');
