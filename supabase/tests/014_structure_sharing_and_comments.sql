@@ -1,7 +1,7 @@
--- public.session_shares and the access helpers: keys, grants, policies,
+-- public.session_shares, public.comments and the access helpers: keys, grants, policies,
 -- triggers, and the security mode of every function the policies call.
 begin;
-select plan(28);
+select plan(41);
 
 select has_table('public', 'session_shares', 'public.session_shares exists');
 select columns_are('public', 'session_shares',
@@ -75,11 +75,41 @@ select trigger_is('public', 'sessions', 'sessions_guard_shared_edits', 'private'
 select isnt_definer('private', 'guard_shared_session_edit', array[]::name[],
                     'the editor guard runs as the caller');
 
+-- Comments
+select has_table('public', 'comments', 'public.comments exists');
+select columns_are('public', 'comments',
+                   array['id', 'session_id', 'version', 'author_id', 'body', 'created_at',
+                         'updated_at'],
+                   'public.comments has exactly the comment columns');
+select fk_ok('public', 'comments', 'session_id', 'public', 'sessions', 'id',
+             'a comment belongs to a session');
+select fk_ok('public', 'comments', array['session_id', 'version'], 'public', 'session_history',
+             array['session_id', 'version'], 'a comment on a version names a version of its session');
+select fk_ok('public', 'comments', 'author_id', 'public', 'users', 'id', 'a comment has an author');
+select col_is_null('public', 'comments', 'version', 'a comment may be about the whole session');
+select col_default_is('public', 'comments', 'author_id', 'auth.uid()',
+                      'the author is the caller by default');
+select indexes_are('public', 'comments',
+                   array['comments_pkey', 'comments_session_id_version_idx', 'comments_author_id_idx'],
+                   'comments have their key and one index per foreign key');
+select policies_are('public', 'comments',
+                    array['comments_select_readable', 'comments_insert_reader',
+                          'comments_update_author', 'comments_delete_author_or_owner'],
+                    'public.comments has one policy per action');
+select table_privs_are('public', 'comments', 'anon', array[]::text[],
+                       'anon has no privilege on comments');
+select column_privs_are('public', 'comments', 'body', 'authenticated',
+                        array['SELECT', 'INSERT', 'UPDATE'], 'only the body of a comment is editable');
+select column_privs_are('public', 'comments', 'session_id', 'authenticated',
+                        array['SELECT', 'INSERT'], 'a comment''s session is set once');
+select triggers_are('public', 'comments',
+                    array['comments_guard_columns', 'comments_touch_updated_at'],
+                    'comments are guarded and stamped by the database');
 select is(
   (select array_agg(distinct r order by r) from pg_catalog.pg_policies as p, unnest(p.roles) as r
-    where p.schemaname = 'public' and p.tablename = 'session_shares'),
+    where p.schemaname = 'public' and p.tablename in ('session_shares', 'comments')),
   array['authenticated']::name[],
-  'every policy of shares applies to authenticated only'
+  'every policy of shares and comments applies to authenticated only'
 );
 
 select * from finish();
