@@ -176,6 +176,20 @@ begin
 end
 $$;
 
+-- The number of rows of a relation named at run time (partitions are created by the tests).
+create or replace function tests.row_count(relation regclass) returns bigint
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  n bigint;
+begin
+  execute format('select count(*) from %s', relation) into n;
+  return n;
+end
+$$;
+
 -- Catalog guards. Each returns the objects that break a rule, so that a test can assert that the
 -- schema has none and also that a deliberately bad object is caught. They read the catalog, so
 -- they cover tables, policies and functions that later migrations add.
