@@ -176,6 +176,28 @@ begin
 end
 $$;
 
+-- A digest of everything around one session that collaborators write (shares, comments,
+-- analytics events), whoever is acting: equal before and after proves a refused write wrote
+-- nothing.
+create or replace function tests.collaboration_digest(session_id uuid) returns text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select md5(
+    coalesce((select jsonb_agg(to_jsonb(sh) order by sh.user_id)::text
+                from public.session_shares as sh
+               where sh.session_id = collaboration_digest.session_id), '[]')
+    || coalesce((select jsonb_agg(to_jsonb(c) order by c.id)::text
+                   from public.comments as c
+                  where c.session_id = collaboration_digest.session_id), '[]')
+    || coalesce((select jsonb_agg(to_jsonb(e) order by e.id)::text
+                   from public.analytics_events as e
+                  where e.session_id = collaboration_digest.session_id), '[]')
+  )
+$$;
+
 -- The number of rows of a relation named at run time (partitions are created by the tests).
 create or replace function tests.row_count(relation regclass) returns bigint
 language plpgsql
