@@ -7,9 +7,9 @@
 --     many rows it moved there from the default partition. Postgres refuses to create a
 --     partition whose range holds rows of the default partition, so the partition is built
 --     detached, the month's rows move into it (DELETE … RETURNING feeding INSERT, in one
---     statement), and then it is attached; everything in one transaction, under a lock that
---     keeps new rows out of the default partition meanwhile, so a row is moved or left where it
---     was, never lost or doubled. Errors: 42P07 when the month already has its partition.
+--     statement), and then it is attached; everything in one transaction, while writers to
+--     public.analytics_events wait (reads go on), so a row is moved or left where it was, never
+--     lost, doubled or refused. Errors: 42P07 when the month already has its partition.
 --
 --   private.maintain_analytics_events_partitions(months_ahead, retention_months, expired_action)
 --       → table (action, partition_name, row_count)
@@ -84,7 +84,8 @@ begin
     select from private.analytics_events_partitions() as p
      where p.range_from = lower_bound
   ) then
-    raise exception 'analytics_events already has a partition for %', to_char(month_start, 'YYYY-MM')
+    raise exception 'analytics_events already has a partition for %',
+      to_char(month_start, 'YYYY-MM')
       using errcode = '42P07';
   end if;
   if to_regclass(format('partitions.%I', partition_name)) is not null then
@@ -92,9 +93,11 @@ begin
       using errcode = '42P07', hint = 'rename or drop the detached table first';
   end if;
 
-  -- No row may enter the default partition between the move and the attach (which checks that
-  -- the default partition holds none of the month's rows). Reads go on.
-  lock table partitions.analytics_events_default in exclusive mode;
+  -- No insert may run meanwhile. One that routed its row to the default partition before the
+  -- attach and wrote it after would fail the default partition's new constraint, so writers
+  -- wait at the parent, before routing, and then route to the new partition. Reads go on until
+  -- the attach, which holds the default partition for a moment.
+  lock table public.analytics_events in share row exclusive mode;
 
   execute format(
     'create table partitions.%I (like public.analytics_events including defaults '
@@ -141,7 +144,8 @@ declare
   expired record;
 begin
   if months_ahead is null or months_ahead not between 0 and 120 then
-    raise exception 'months_ahead must be between 0 and 120, not %', coalesce(months_ahead::text, 'null')
+    raise exception 'months_ahead must be between 0 and 120, not %',
+      coalesce(months_ahead::text, 'null')
       using errcode = '22023';
   end if;
   if retention_months < 0 then
