@@ -24,16 +24,17 @@ set statement_timeout = '60s';
 create view public.analytics_success_rates
 with (security_invoker = true)
 as
-select e.user_id,
-       coalesce(e.event_data ->> 'prompt_type', 'unspecified') as prompt_type,
-       count(*) filter (where e.event_type = 'session_finalized') as finalized,
-       count(*) filter (where e.event_type = 'session_abandoned') as abandoned,
-       round(
-         (count(*) filter (where e.event_type = 'session_finalized'))::numeric / count(*), 4
-       ) as success_rate
-  from public.analytics_events as e
- where e.event_type in ('session_finalized', 'session_abandoned')
- group by e.user_id, coalesce(e.event_data ->> 'prompt_type', 'unspecified');
+select
+  e.user_id,
+  coalesce(e.event_data ->> 'prompt_type', 'unspecified') as prompt_type,
+  count(*) filter (where e.event_type = 'session_finalized') as finalized,
+  count(*) filter (where e.event_type = 'session_abandoned') as abandoned,
+  round(
+    (count(*) filter (where e.event_type = 'session_finalized'))::numeric / count(*), 4
+  ) as success_rate
+from public.analytics_events as e
+where e.event_type in ('session_finalized', 'session_abandoned')
+group by e.user_id, coalesce(e.event_data ->> 'prompt_type', 'unspecified');
 
 comment on view public.analytics_success_rates is
   'Per user and prompt type: sessions finalized vs abandoned, and the share finalized.';
@@ -41,17 +42,18 @@ comment on view public.analytics_success_rates is
 create view public.analytics_latency_by_event_type
 with (security_invoker = true)
 as
-select e.user_id,
-       e.event_type,
-       count(*) as events,
-       percentile_cont(0.5) within group (order by e.latency_ms) as p50_ms,
-       percentile_cont(0.9) within group (order by e.latency_ms) as p90_ms,
-       percentile_cont(0.95) within group (order by e.latency_ms) as p95_ms,
-       percentile_cont(0.99) within group (order by e.latency_ms) as p99_ms,
-       max(e.latency_ms) as max_ms
-  from public.analytics_events as e
- where e.latency_ms is not null
- group by e.user_id, e.event_type;
+select
+  e.user_id,
+  e.event_type,
+  count(*) as events,
+  percentile_cont(0.5) within group (order by e.latency_ms) as p50_ms,
+  percentile_cont(0.9) within group (order by e.latency_ms) as p90_ms,
+  percentile_cont(0.95) within group (order by e.latency_ms) as p95_ms,
+  percentile_cont(0.99) within group (order by e.latency_ms) as p99_ms,
+  max(e.latency_ms) as max_ms
+from public.analytics_events as e
+where e.latency_ms is not null
+group by e.user_id, e.event_type;
 
 comment on view public.analytics_latency_by_event_type is
   'Per user and event type: latency percentiles (ms) over the events that carry a latency.';
@@ -59,17 +61,18 @@ comment on view public.analytics_latency_by_event_type is
 create view public.analytics_latency_by_prompt_type
 with (security_invoker = true)
 as
-select e.user_id,
-       coalesce(e.event_data ->> 'prompt_type', 'unspecified') as prompt_type,
-       count(*) as events,
-       percentile_cont(0.5) within group (order by e.latency_ms) as p50_ms,
-       percentile_cont(0.9) within group (order by e.latency_ms) as p90_ms,
-       percentile_cont(0.95) within group (order by e.latency_ms) as p95_ms,
-       percentile_cont(0.99) within group (order by e.latency_ms) as p99_ms,
-       max(e.latency_ms) as max_ms
-  from public.analytics_events as e
- where e.latency_ms is not null
- group by e.user_id, coalesce(e.event_data ->> 'prompt_type', 'unspecified');
+select
+  e.user_id,
+  coalesce(e.event_data ->> 'prompt_type', 'unspecified') as prompt_type,
+  count(*) as events,
+  percentile_cont(0.5) within group (order by e.latency_ms) as p50_ms,
+  percentile_cont(0.9) within group (order by e.latency_ms) as p90_ms,
+  percentile_cont(0.95) within group (order by e.latency_ms) as p95_ms,
+  percentile_cont(0.99) within group (order by e.latency_ms) as p99_ms,
+  max(e.latency_ms) as max_ms
+from public.analytics_events as e
+where e.latency_ms is not null
+group by e.user_id, coalesce(e.event_data ->> 'prompt_type', 'unspecified');
 
 comment on view public.analytics_latency_by_prompt_type is
   'Per user and prompt type: latency percentiles (ms) over the events that carry a latency.';

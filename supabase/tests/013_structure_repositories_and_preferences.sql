@@ -74,8 +74,9 @@ select trigger_is('public', 'user_preferences', 'user_preferences_touch_updated_
                   'touch_updated_at', 'the database stamps updated_at');
 
 select is(
+  -- sqlfluff takes the unnest alias r for a column of p, so RF03 calls p.schemaname inconsistent.
   (select array_agg(distinct r order by r) from pg_catalog.pg_policies as p, unnest(p.roles) as r
-    where p.schemaname = 'public'
+    where p.schemaname = 'public' -- noqa: RF03
       and p.tablename in ('repositories', 'favourite_repositories', 'user_preferences')),
   array['authenticated']::name[],
   'every policy of these tables applies to authenticated only'

@@ -106,8 +106,9 @@ select triggers_are('public', 'comments',
                     array['comments_guard_columns', 'comments_touch_updated_at'],
                     'comments are guarded and stamped by the database');
 select is(
+  -- sqlfluff takes the unnest alias r for a column of p, so RF03 calls p.schemaname inconsistent.
   (select array_agg(distinct r order by r) from pg_catalog.pg_policies as p, unnest(p.roles) as r
-    where p.schemaname = 'public' and p.tablename in ('session_shares', 'comments')),
+    where p.schemaname = 'public' and p.tablename in ('session_shares', 'comments')), -- noqa: RF03
   array['authenticated']::name[],
   'every policy of shares and comments applies to authenticated only'
 );

@@ -157,10 +157,12 @@ reset timezone;
 -- Retention. Events in past months, each in a partition of its own after maintenance.
 select tests.authenticate_as_service_role();
 insert into public.analytics_events (user_id, event_type, created_at)
-select tests.get_supabase_uid('alice'), 'retention_probe',
-       (current_setting('test.this_month')::date - make_interval(months => m))::timestamp
-         at time zone 'UTC' + interval '3 days'
-  from unnest(array[6, 4, 3, 2, 1]) as m;
+select
+  tests.get_supabase_uid('alice') as user_id,
+  'retention_probe' as event_type,
+  (current_setting('test.this_month')::date - make_interval(months => m))::timestamp
+  at time zone 'UTC' + interval '3 days' as created_at
+from unnest(array[6, 4, 3, 2, 1]) as m;
 select tests.clear_authentication();
 select private.maintain_analytics_events_partitions(0);
 
