@@ -269,3 +269,7 @@ values
    '{"prompt_type": "function"}', 960, now() - interval '5 days'),
   ('5e550000-0000-4000-8000-00000000b002', 'a0da0da0-0000-4000-8000-000000000002',
    'session_finalized', '{"prompt_type": "function"}', null, now() - interval '1 day');
+
+-- What the daily maintenance job does: a partition for this month and the next three, and one
+-- for every month of the events above.
+select private.maintain_analytics_events_partitions(3);

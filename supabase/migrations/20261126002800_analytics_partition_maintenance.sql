@@ -1,6 +1,8 @@
 -- Why: monthly partitions of public.analytics_events do not make themselves. This migration
 -- adds the maintenance, in plain SQL (no pg_partman: migrations run as the non-superuser
--- `postgres`, and partitions are ordinary DDL it owns), and creates the first partitions:
+-- `postgres`, and partitions are ordinary DDL it owns). It creates no partition itself: which
+-- months exist would then depend on the day the migration ran, and until the first maintenance
+-- run the default partition takes every event.
 --
 --   private.create_analytics_events_partition(month date) → bigint
 --     Creates the partition of the month containing `month` (UTC calendar months) and returns how
@@ -215,6 +217,3 @@ $$;
 
 revoke execute on function private.maintain_analytics_events_partitions(integer, integer, text)
   from public;
-
--- This month and the next three.
-select private.maintain_analytics_events_partitions(3);

@@ -13,6 +13,8 @@ select tests.create_supabase_user('mallory');
 select tests.create_session('alice', 'measured prompt');
 select tests.share_session(tests.get_session_id('measured prompt'), 'erin', 'editor');
 select tests.share_session(tests.get_session_id('measured prompt'), 'victor', 'viewer');
+-- What the daily maintenance does: this month has its partition.
+select * from private.maintain_analytics_events_partitions(0);
 
 -- Alice, the owner
 select tests.authenticate_as('alice');
