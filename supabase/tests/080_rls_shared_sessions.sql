@@ -5,7 +5,7 @@
 -- neither of them deletes; Mallory sees nothing; anon is refused; service_role does everything.
 -- Once Alice unshares, Erin's access ends with the next statement.
 begin;
-select plan(45);
+select plan(46);
 
 select tests.create_supabase_user('alice');
 select tests.create_supabase_user('erin');
@@ -66,6 +66,12 @@ select tests.authenticate_as('erin');
 select results_eq('select prompt from public.sessions order by prompt',
                   array['erin own prompt', 'shared prompt'],
                   'the editor sees her own session and the shared one');
+select results_eq(
+  $$select version from public.session_history
+     where session_id = tests.get_session_id('shared prompt')$$,
+  array[1],
+  'the editor reads the shared session''s history'
+);
 select results_eq(
   $$update public.sessions set current_ir = '{"spec": "e2"}' where prompt = 'shared prompt'
     returning ir_version$$,
