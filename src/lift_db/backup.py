@@ -7,13 +7,15 @@ A backup is a tar file holding:
   server's own pg_dump; `pg_restore -l` reads it.
 - `auth-data.sql`: the `auth.users` rows the app's tables reference and their identities, as
   COPY blocks. Auth belongs to the platform, so the rest of its schema is not the app's to copy.
-- `auth-triggers.sql`: the app's triggers on auth tables (profile sync), which a dump of the app's
-  schemas alone would lose because they hang on a platform table.
+- `platform-attachments.sql`: what the app attaches to platform objects, which a dump of the
+  app's schemas alone loses: its triggers on auth tables (profile sync) and its tables in
+  Realtime's publication (`lift_db.digest.ATTACHMENTS_QUERY`).
 - `manifest.json`: what was dumped, from where, and every table's row count and content
-  checksum, taken in the same snapshot as the dump.
+  checksum, every grant and every attachment, taken in the same snapshot as the dump.
 
-Restore runs as one transaction and checks every table against the manifest before it commits:
-a restore either reproduces the backup exactly or leaves the target as it was.
+Restore runs as one transaction and checks every table, grant and attachment against the
+manifest before it commits: a restore either reproduces the backup exactly or leaves the target
+as it was.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 APP_DUMP = "app.pgdump"
 AUTH_DATA = "auth-data.sql"
-AUTH_TRIGGERS = "auth-triggers.sql"
-MEMBERS = (APP_DUMP, AUTH_DATA, AUTH_TRIGGERS)
+ATTACHMENTS = "platform-attachments.sql"
+MEMBERS = (APP_DUMP, AUTH_DATA, ATTACHMENTS)
 TOOL_TIMEOUT_S = 1800
 
 Report = Callable[[str], None]
@@ -81,6 +83,7 @@ class Manifest:
     extensions: list[tuple[str, str]]
     tables: dict[str, TableEntry]
     privileges: list[str]
+    attachments: list[str]
     sha256: dict[str, str]
 
     def to_json(self) -> str:
@@ -98,6 +101,7 @@ class Manifest:
                     for name, t in self.tables.items()
                 },
                 "privileges": self.privileges,
+                "attachments": self.attachments,
                 "sha256": self.sha256,
             },
             indent=2,
@@ -126,6 +130,7 @@ class Manifest:
                     for name, t in data["tables"].items()
                 },
                 privileges=[str(p) for p in data["privileges"]],
+                attachments=[str(a) for a in data["attachments"]],
                 sha256={str(k): str(v) for k, v in data["sha256"].items()},
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -167,7 +172,11 @@ def dump(target: Target, output: Path, report: Report) -> Manifest:
         folder = Path(tmp)
         _pg_dump(target.url, snapshot, schemas, folder / APP_DUMP)
         (folder / AUTH_DATA).write_bytes(_auth_data(conn, schemas))
-        (folder / AUTH_TRIGGERS).write_text(_auth_triggers(conn, schemas))
+        attached = digest.attachments(conn)
+        (folder / ATTACHMENTS).write_text(
+            "-- what the app attaches to platform objects (written by lift-db dump)\n"
+            + "".join(statement + "\n" for _, statement in attached)
+        )
         tables = _table_entries(conn)
         manifest = Manifest(
             created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -184,6 +193,7 @@ def dump(target: Target, output: Path, report: Report) -> Manifest:
             ],
             tables=tables,
             privileges=digest.privileges(conn),
+            attachments=[line for line, _ in attached],
             sha256={name: _sha256(folder / name) for name in MEMBERS},
         )
         _write_archive(output, folder, manifest)
@@ -234,23 +244,6 @@ def _auth_data(conn: psycopg.Connection[TupleRow], schemas: list[str]) -> bytes:
                 out.write(bytes(chunk))
         out.write(b"\\.\n")
     return out.getvalue()
-
-
-def _auth_triggers(conn: psycopg.Connection[TupleRow], schemas: list[str]) -> str:
-    rows = conn.execute(
-        "select pg_catalog.pg_get_triggerdef(t.oid) || ';'"
-        "  from pg_catalog.pg_trigger as t"
-        "  join pg_catalog.pg_class as c on c.oid = t.tgrelid"
-        "  join pg_catalog.pg_proc as p on p.oid = t.tgfoid"
-        " where not t.tgisinternal"
-        "   and c.relnamespace::regnamespace::text <> all(%(schemas)s)"
-        "   and p.pronamespace::regnamespace::text = any(%(schemas)s)"
-        " order by c.oid::regclass::text, t.tgname",
-        {"schemas": schemas},
-    ).fetchall()
-    lines = ["-- the app's triggers on platform tables (written by lift-db dump)"]
-    lines.extend(str(r[0]) for r in rows)
-    return "\n".join(lines) + "\n"
 
 
 def _pg_dump(url: str, snapshot: str, schemas: list[str], path: Path) -> None:
@@ -403,20 +396,24 @@ def _drop(admin_url: str, dbname: str) -> None:
 
 def _require_fresh(target: Target, manifest: Manifest) -> None:
     with target.connect() as conn:
-        taken = conn.execute(
-            "select format('table %%I.%%I', n.nspname, c.relname) from pg_catalog.pg_class as c"
-            " join pg_catalog.pg_namespace as n on n.oid = c.relnamespace"
-            " where n.nspname = any(%(s)s) and c.relkind in ('r', 'p')"
-            " union all "
-            "select format('schema %%I', n.nspname) from pg_catalog.pg_namespace as n"
-            " where n.nspname = any(%(s)s) and n.nspname <> 'public'"
-            " order by 1 limit 5",
-            {"s": manifest.schemas},
-        ).fetchall()
+        taken = [
+            str(r[0])
+            for r in conn.execute(
+                "select format('schema %%I', n.nspname) from pg_catalog.pg_namespace as n"
+                " where n.nspname = any(%(s)s) and n.nspname <> 'public'"
+                " union all "
+                "select format('table %%I.%%I', n.nspname, c.relname)"
+                "  from pg_catalog.pg_class as c"
+                "  join pg_catalog.pg_namespace as n on n.oid = c.relnamespace"
+                " where n.nspname = any(%(s)s) and c.relkind in ('r', 'p')"
+                " order by 1",
+                {"s": manifest.schemas},
+            ).fetchall()
+        ]
     if taken:
+        shown = ", ".join(taken[:5]) + (f" and {len(taken) - 5} more" if len(taken) > 5 else "")
         raise RestoreError(
-            f"{target.describe()} is not a fresh database: it already holds "
-            f"{', '.join(str(r[0]) for r in taken)}",
+            f"{target.describe()} is not a fresh database: it already holds {shown}",
             "restore into a new database (or a fresh Supabase project); nothing was changed",
         )
 
@@ -438,7 +435,7 @@ def _restore_into(target: Target, manifest: Manifest, folder: Path) -> None:
             )
         out.write(_neutral_default_privileges(conn, manifest.schemas))
         # Auth rows first: the app's foreign keys check them, and the app's triggers on auth
-        # tables come only at the end, so loading them creates no profile twice.
+        # tables come only with the attachments at the end, so loading creates no profile twice.
         out.write((folder / AUTH_DATA).read_text())
         out.write(
             _tool(
@@ -447,7 +444,7 @@ def _restore_into(target: Target, manifest: Manifest, folder: Path) -> None:
             )
         )
         out.write("set search_path = '';\n")
-        out.write((folder / AUTH_TRIGGERS).read_text())
+        out.write((folder / ATTACHMENTS).read_text())
         out.write(_verification(conn, manifest))
     _tool(
         [
@@ -555,6 +552,27 @@ def _verification(conn: psycopg.Connection[TupleRow], manifest: Manifest) -> str
                 .as_string(conn)
             ),
             sql.Literal(manifest.privileges) + sql.SQL("::text[]"),
+        )
+        .as_string(conn)
+    )
+    checks.append(
+        sql.SQL(
+            "  execute {} into granted;\n"
+            "  expected := {};\n"
+            "  extra := array(select unnest(granted) except select unnest(expected));\n"
+            "  missing := array(select unnest(expected) except select unnest(granted));\n"
+            "  if cardinality(extra) > 0 or cardinality(missing) > 0 then\n"
+            "    raise exception 'restored attachments to platform objects differ from the"
+            " backup: extra %, missing %', extra, missing;\n"
+            "  end if;\n"
+        )
+        .format(
+            sql.Literal(
+                sql.SQL("select coalesce(array_agg(line), '{{}}') from ({}) as a(line, statement)")
+                .format(digest.attachments_query(manifest.schemas))
+                .as_string(conn)
+            ),
+            sql.Literal(manifest.attachments) + sql.SQL("::text[]"),
         )
         .as_string(conn)
     )

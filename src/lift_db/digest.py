@@ -226,3 +226,59 @@ def privileges(conn: psycopg.Connection[TupleRow]) -> list[str]:
     conn.execute("set local search_path = ''")
     rows = conn.execute(privileges_query(app_schemas(conn))).fetchall()
     return [str(r[0]) for r in rows]
+
+
+# What the app attaches to objects that are not its own: its triggers on platform tables (profile
+# sync on auth.users) and its tables in the platform's publications (Realtime). A dump of the
+# app's schemas leaves both out, since they belong to the platform's tables and publications.
+# Each row: a line that names the attachment, and the statement that recreates it.
+ATTACHMENTS_QUERY = """
+select 'trigger ' || pg_catalog.pg_get_triggerdef(t.oid),
+       pg_catalog.pg_get_triggerdef(t.oid) || ';'
+  from pg_catalog.pg_trigger as t
+  join pg_catalog.pg_class as c on c.oid = t.tgrelid
+  join pg_catalog.pg_proc as p on p.oid = t.tgfoid
+ where not t.tgisinternal
+   and c.relnamespace::regnamespace::text <> all({schemas})
+   and p.pronamespace::regnamespace::text = any({schemas})
+union all
+select 'publication ' || pg_catalog.quote_ident(p.pubname) || ' table '
+       || r.prrelid::regclass::text || coalesce(' (' || cols.list || ')', '')
+       || coalesce(' where (' || pg_catalog.pg_get_expr(r.prqual, r.prrelid) || ')', ''),
+       'alter publication ' || pg_catalog.quote_ident(p.pubname) || ' add table '
+       || r.prrelid::regclass::text || coalesce(' (' || cols.list || ')', '')
+       || coalesce(' where (' || pg_catalog.pg_get_expr(r.prqual, r.prrelid) || ')', '') || ';'
+  from pg_catalog.pg_publication_rel as r
+  join pg_catalog.pg_publication as p on p.oid = r.prpubid
+  join pg_catalog.pg_class as c on c.oid = r.prrelid
+ cross join lateral (
+   select pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' order by a.attnum)
+     from pg_catalog.pg_attribute as a
+    where a.attrelid = r.prrelid and a.attnum = any(r.prattrs)
+ ) as cols(list)
+ where c.relnamespace::regnamespace::text = any({schemas})
+union all
+select 'publication ' || pg_catalog.quote_ident(p.pubname) || ' tables in schema '
+       || pg_catalog.quote_ident(n.nspname),
+       'alter publication ' || pg_catalog.quote_ident(p.pubname) || ' add tables in schema '
+       || pg_catalog.quote_ident(n.nspname) || ';'
+  from pg_catalog.pg_publication_namespace as pn
+  join pg_catalog.pg_publication as p on p.oid = pn.pnpubid
+  join pg_catalog.pg_namespace as n on n.oid = pn.pnnspid
+ where n.nspname = any({schemas})
+ order by 1
+"""
+
+
+def attachments_query(schemas: list[str]) -> sql.Composed:
+    return sql.SQL(ATTACHMENTS_QUERY).format(schemas=sql.Literal(schemas) + sql.SQL("::text[]"))
+
+
+def attachments(conn: psycopg.Connection[TupleRow]) -> list[tuple[str, str]]:
+    """(line, statement) of every attachment (see ATTACHMENTS_QUERY), names qualified."""
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE and conn.autocommit:
+        with conn.transaction():
+            return attachments(conn)
+    conn.execute("set local search_path = ''")
+    rows = conn.execute(attachments_query(app_schemas(conn))).fetchall()
+    return [(str(line), str(statement)) for line, statement in rows]
