@@ -3,11 +3,13 @@ against a reference model of who may do what.
 
 Hypothesis drives a state machine. Three signed-in users and `anon` create, read, list, update,
 write IR versions, roll back, delete and read the history of sessions (their own, each other's,
-and ids that never existed), try to hand sessions to someone else, forge history and rename
-each other's profiles. Each operation goes either through SQL as the API role, the way PostgREST
-runs a request, or through the session store, as the app does. The model is deliberately small:
-a session belongs to its owner, who may do everything to it; nobody else may see or touch it;
-`anon` may do nothing; the service role sees everything.
+and ids that never existed), share and unshare them as viewer or editor, try to hand sessions
+to someone else, forge history and rename each other's profiles. Each operation goes either
+through SQL as the API role, the way PostgREST runs a request, or through the session store, as
+the app does. The model is deliberately small: the owner may do everything to a session; a
+viewer may read it and its history; an editor may also write its IR (never its prompt, status,
+holes or assists, never delete or share it); nobody else may see or touch it; `anon` may do
+nothing; the service role sees everything.
 
 After every operation the test checks the answer the actor got (a permitted operation must
 succeed, and return exactly the model's data; a forbidden one must be refused or find nothing)
@@ -20,7 +22,7 @@ LIFT_FUZZ_EXAMPLES sequences of up to LIFT_FUZZ_STEPS operations each (see docs/
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -31,8 +33,11 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
+    MultipleResults,
     RuleBasedStateMachine,
+    initialize,
     invariant,
+    multiple,
     rule,
     run_state_machine_as_test,
 )
@@ -43,12 +48,11 @@ from lift_db.project import Project
 from lift_db.store import (
     NewSession,
     NotFoundError,
-    PermissionDeniedError,
     PostgresSessionStore,
     PromptSession,
     SessionStatus,
     SessionStore,
-    VersionConflictError,
+    StoreError,
 )
 from lift_db.target import connect
 from tests.conftest import ScratchFactory
@@ -76,6 +80,10 @@ IRS = st.dictionaries(
     st.integers(-5, 5) | TEXT | st.lists(st.integers(0, 3), max_size=3),
     max_size=3,
 )
+# Who acts on a session, resolved against the model so that owners, grantees and strangers all
+# get their turn (actors drawn at random would mostly be strangers).
+WHO = st.sampled_from(["owner", "owner", "grantee", "grantee", "stranger", "anon"])
+SALT = st.integers(0, 5)
 STATUS_VALUES: tuple[SessionStatus, ...] = ("active", "finalized", "abandoned")
 STATUSES = st.sampled_from(STATUS_VALUES)
 
@@ -101,17 +109,34 @@ class Session:
         return self.versions[-1] if self.versions else None
 
 
-# The rules of the model. Sharing (viewers, editors) extends these three.
-def may_read(actor: str, session: Session | None) -> bool:
-    return session is not None and actor == session.owner
+@dataclass
+class Model:
+    """Who may do what: the owner everything, a viewer reads, an editor also writes the IR."""
 
+    sessions: dict[uuid.UUID, Session] = field(default_factory=dict)
+    shares: dict[tuple[uuid.UUID, str], str] = field(default_factory=dict)  # (session, user): role
 
-def may_write(actor: str, session: Session | None) -> bool:
-    return session is not None and actor == session.owner
+    def access(self, actor: str, sid: uuid.UUID) -> str | None:
+        session = self.sessions.get(sid)
+        if session is None or actor == "anon":
+            return None
+        if session.owner == actor:
+            return "owner"
+        return self.shares.get((sid, actor))
 
+    def may_read(self, actor: str, sid: uuid.UUID) -> bool:
+        return self.access(actor, sid) is not None
 
-def may_delete(actor: str, session: Session | None) -> bool:
-    return session is not None and actor == session.owner
+    def may_write_ir(self, actor: str, sid: uuid.UUID) -> bool:
+        return self.access(actor, sid) in ("owner", "editor")
+
+    def owns(self, actor: str, sid: uuid.UUID) -> bool:
+        return self.access(actor, sid) == "owner"
+
+    def forget(self, sid: uuid.UUID) -> None:
+        del self.sessions[sid]
+        for key in [k for k in self.shares if k[0] == sid]:
+            del self.shares[key]
 
 
 class _Shared:
@@ -156,7 +181,7 @@ class IsolationMachine(RuleBasedStateMachine):
         self.conn, self.factory = _Shared.get()
         self.uid = {name: create_auth_user(self.conn, f"rls-{name}") for name in USERS}
         self.name_of = {uid: name for name, uid in self.uid.items()}
-        self.sessions: dict[uuid.UUID, Session] = {}
+        self.model = Model()
         self.profiles: dict[str, str | None] = dict.fromkeys(USERS)
         self.last_operation = "setup"
         self.count("adversarial RLS: sequences run")
@@ -202,6 +227,14 @@ class IsolationMachine(RuleBasedStateMachine):
     def store(self, actor: str) -> SessionStore:
         return self.factory.for_user(self.uid[actor])
 
+    def outcome(self, call: Callable[[], object]) -> str:
+        """What a store call came to: ok, or the store error it raised."""
+        try:
+            call()
+        except StoreError as exc:
+            return type(exc).__name__
+        return "ok"
+
     def as_seen(self, row: PromptSession | tuple[Any, ...]) -> tuple[Any, ...]:
         if isinstance(row, PromptSession):
             return (row.id, self.name_of.get(row.user_id), row.prompt, row.status,
@@ -216,7 +249,7 @@ class IsolationMachine(RuleBasedStateMachine):
 
     def guess(self, sid: uuid.UUID, actor: str) -> PromptSession:
         """What an attacker can put together for a session they cannot read."""
-        known = self.sessions.get(sid)
+        known = self.model.sessions.get(sid)
         owner = self.uid[known.owner] if known else self.uid[actor]
         now = datetime.now(UTC)
         return PromptSession(
@@ -226,7 +259,49 @@ class IsolationMachine(RuleBasedStateMachine):
             created_at=now, updated_at=now,
         )  # fmt: skip
 
-    # -- rules -----------------------------------------------------------------------------------
+    def actor_for(self, who: str, sid: uuid.UUID, salt: int) -> str:
+        session = self.model.sessions.get(sid)
+        if who == "anon":
+            return "anon"
+        if who == "owner" and session is not None:
+            return session.owner
+        grantees = sorted(u for (s, u) in self.model.shares if s == sid)
+        if who == "grantee" and grantees:
+            return grantees[salt % len(grantees)]
+        others = [u for u in USERS if session is None or u != session.owner]
+        return others[salt % len(others)]
+
+    def standing(self, actor: str, sid: uuid.UUID) -> None:
+        """Count whose operations were tried on a session: owner, editor, viewer or stranger."""
+        who = "anon" if actor == "anon" else self.model.access(actor, sid) or "stranger"
+        self.count(f"adversarial RLS: operations on a session by its {who}")
+
+    def refusal(self, actor: str, sid: uuid.UUID) -> str:
+        """The store's answer to a change the actor may not make: hidden, or forbidden."""
+        return "NotFoundError" if self.model.access(actor, sid) is None else "PermissionDeniedError"
+
+    # -- sessions ----------------------------------------------------------------------------------
+
+    @initialize(target=ids)
+    def seed(self) -> MultipleResults[uuid.UUID]:
+        """Two sessions each; each user's first shared with the next user as viewer and the one
+        after as editor; and an id that never existed."""
+        made = []
+        for n, owner in enumerate(USERS):
+            for k in range(2):
+                sid = uuid.uuid4()
+                ir = {"seed": k}
+                self.sql(owner, "insert into public.sessions (id, prompt, current_ir)"
+                         " values (%s, %s, %s)", (sid, f"{owner} {k}", Jsonb(ir)))  # fmt: skip
+                self.model.sessions[sid] = Session(sid, owner, f"{owner} {k}", "active", [ir])
+                made.append(sid)
+            first = made[-2]
+            for offset, role in ((1, "viewer"), (2, "editor")):
+                whom = USERS[(n + offset) % len(USERS)]
+                self.sql(owner, "insert into public.session_shares (session_id, user_id, role)"
+                         " values (%s, %s, %s)", (first, self.uid[whom], role))  # fmt: skip
+                self.model.shares[(first, whom)] = role
+        return multiple(*made, uuid.uuid4())
 
     @rule(
         target=ids,
@@ -238,14 +313,14 @@ class IsolationMachine(RuleBasedStateMachine):
     )
     def create(
         self, actor: str, channel: str, prompt: str, ir: dict[str, Any] | None, for_other: bool
-    ) -> uuid.UUID:
+    ) -> uuid.UUID | MultipleResults[uuid.UUID]:
         self.op("create")
         sid = uuid.uuid4()
         if actor == "anon":
             state = self.refused(actor, "insert into public.sessions (id, prompt) values (%s, %s)",
                                  (sid, prompt))  # fmt: skip
             self.check(state == REFUSED, f"anon created a session ({state})")
-            return sid
+            return multiple()
         owner = next(u for u in USERS if u != actor) if for_other else actor
         if channel == "sql":
             statement = (
@@ -256,27 +331,25 @@ class IsolationMachine(RuleBasedStateMachine):
             if for_other:
                 state = self.refused(actor, statement, params)
                 self.check(state == REFUSED, f"{actor} created a session for {owner} ({state})")
-                return sid
+                return multiple()
             rows = self.sql(actor, statement, params)
             self.check(rows == [(sid,)], f"{actor} could not create a session")
         else:
             new = NewSession(prompt=prompt, current_ir=ir, id=sid,
                              user_id=self.uid[owner] if for_other else None)  # fmt: skip
+            result = self.outcome(lambda: self.store(actor).create(new))
+            wanted = "PermissionDeniedError" if for_other else "ok"
+            self.check(result == wanted, f"{actor} store create for {owner}: {result}")
             if for_other:
-                try:
-                    self.store(actor).create(new)
-                except PermissionDeniedError:
-                    return sid
-                raise Violation(f"{actor} created a session for {owner} through the store")
-            made = self.store(actor).create(new)
-            self.check(made.id == sid and made.user_id == self.uid[actor], "store create")
-        self.sessions[sid] = Session(sid, actor, prompt, "active", [] if ir is None else [ir])
+                return multiple()
+        self.model.sessions[sid] = Session(sid, actor, prompt, "active", [] if ir is None else [ir])
         return sid
 
-    @rule(actor=st.sampled_from(ACTORS), channel=st.sampled_from(["sql", "store"]), sid=ids)
-    def read(self, actor: str, channel: str, sid: uuid.UUID) -> None:
+    @rule(who=WHO, salt=SALT, channel=st.sampled_from(["sql", "store"]), sid=ids)
+    def read(self, who: str, salt: int, channel: str, sid: uuid.UUID) -> None:
+        actor = self.actor_for(who, sid, salt)
         self.op("read")
-        session = self.sessions.get(sid)
+        self.standing(actor, sid)
         query = ("select id, user_id, prompt, status, ir_version, current_ir"
                  " from public.sessions where id = %s")  # fmt: skip
         if actor == "anon":
@@ -288,13 +361,12 @@ class IsolationMachine(RuleBasedStateMachine):
         else:
             got = self.store(actor).get(sid)
             seen = [] if got is None else [self.as_seen(got)]
-        if may_read(actor, session):
-            assert session is not None
-            self.check(seen == [self.expected(session)], f"{actor} misread their session")
+        if self.model.may_read(actor, sid):
+            want = [self.expected(self.model.sessions[sid])]
+            self.check(seen == want, f"{actor} misread a session they may read")
         else:
-            self.check(seen == [], f"{actor} read a session that is not theirs")
+            self.check(seen == [], f"{actor} read a session they may not read")
 
-    @rule(actor=st.sampled_from(ACTORS), channel=st.sampled_from(["sql", "store"]))
     def list_sessions(self, actor: str, channel: str) -> None:
         self.op("list")
         query = "select id, user_id, prompt, status, ir_version, current_ir from public.sessions"
@@ -302,61 +374,91 @@ class IsolationMachine(RuleBasedStateMachine):
             state = self.refused(actor, query)
             self.check(state == REFUSED, f"anon listed sessions ({state})")
             return
+        readable = {sid for sid in self.model.sessions if self.model.may_read(actor, sid)}
+        owned = {sid for sid in readable if self.model.owns(actor, sid)}
         if channel == "sql":
             seen = sorted(self.as_seen(r) for r in self.sql(actor, query))
+            want = readable
         else:
-            seen = sorted(self.as_seen(s) for s in self.store(actor).list_all())
-        mine = sorted(self.expected(s) for s in self.sessions.values() if may_read(actor, s))
-        self.check(seen == mine, f"{actor}'s list is not exactly their sessions")
+            store = self.store(actor)
+            seen = sorted(self.as_seen(s) for s in store.list_all())
+            want = owned
+            shared = sorted(self.as_seen(s) for s in store.list_shared_with_me())
+            self.check(
+                shared == sorted(self.expected(self.model.sessions[i]) for i in readable - owned),
+                f"{actor}'s shared-with-me list is not exactly what was shared with them",
+            )
+        self.check(
+            seen == sorted(self.expected(self.model.sessions[i]) for i in want),
+            f"{actor}'s list is not exactly what they may read",
+        )
 
     @rule(
-        actor=st.sampled_from(ACTORS),
+        who=WHO,
+        salt=SALT,
         channel=st.sampled_from(["sql", "store"]),
         sid=ids,
         prompt=PROMPTS,
         status=STATUSES,
     )
     def update_fields(
-        self, actor: str, channel: str, sid: uuid.UUID, prompt: str, status: SessionStatus
+        self, who: str, salt: int, channel: str, sid: uuid.UUID, prompt: str, status: SessionStatus
     ) -> None:
+        actor = self.actor_for(who, sid, salt)
         self.op("update prompt and status")
-        session = self.sessions.get(sid)
+        self.standing(actor, sid)
         statement = "update public.sessions set prompt = %s, status = %s where id = %s"
-        allowed = actor != "anon" and may_write(actor, session)
         if actor == "anon":
             state = self.refused(actor, statement, (prompt, status, sid))
             self.check(state == REFUSED, f"anon updated sessions ({state})")
             return
+        access = self.model.access(actor, sid)
+        session = self.model.sessions.get(sid)
+        unchanged = session is not None and (session.prompt, session.status) == (prompt, status)
         if channel == "sql":
-            count = self.sql(actor, statement, (prompt, status, sid))[0][1]
-            self.check(count == (1 if allowed else 0), f"{actor} updated {count} rows of {sid}")
-        else:
-            target = self.store(actor).get(sid) if allowed else self.guess(sid, actor)
-            assert target is not None
-            changed = replace(target, prompt=prompt, status=status)
-            try:
-                self.store(actor).update(changed)
-            except NotFoundError:
-                self.check(not allowed, f"{actor} could not update their session")
+            state = self.refused(actor, statement, (prompt, status, sid))
+            if access == "editor" and not unchanged:
+                self.check(state == REFUSED, f"editor {actor} changed owner fields ({state})")
                 return
-            self.check(allowed, f"{actor} updated a session that is not theirs")
-        if allowed:
+            self.check(state is None, f"{actor} update of prompt and status failed: {state}")
+            landed = (
+                "select count(*) from public.sessions where id = %s and prompt = %s and status = %s"
+            )
+            count = self.sql(actor, landed, (sid, prompt, status))[0][0]
+            if access in ("owner", "editor"):
+                self.check(count == 1, f"{actor}'s permitted update did not land")
+        else:
+            store = self.store(actor)
+            target = store.get(sid) if access else self.guess(sid, actor)
+            assert target is not None
+            result = self.outcome(
+                lambda: store.update(replace(target, prompt=prompt, status=status))
+            )
+            if access == "owner" or (access == "editor" and unchanged):
+                wanted = "ok"
+            else:
+                wanted = self.refusal(actor, sid)
+            self.check(result == wanted, f"{actor} ({access}) store update: {result}")
+        if access == "owner":
             assert session is not None
             session.prompt, session.status = prompt, status
 
     @rule(
-        actor=st.sampled_from(ACTORS),
+        who=WHO,
+        salt=SALT,
         channel=st.sampled_from(["sql", "store"]),
         sid=ids,
         ir=IRS,
         version=st.sampled_from(["read", "stale", "unchecked"]),
     )
     def write_ir(
-        self, actor: str, channel: str, sid: uuid.UUID, ir: dict[str, Any], version: str
+        self, who: str, salt: int, channel: str, sid: uuid.UUID, ir: dict[str, Any], version: str
     ) -> None:
+        actor = self.actor_for(who, sid, salt)
         self.op("write an IR version")
-        session = self.sessions.get(sid)
-        allowed = actor != "anon" and may_write(actor, session)
+        self.standing(actor, sid)
+        session = self.model.sessions.get(sid)
+        allowed = self.model.may_write_ir(actor, sid)
         current = session.ir_version if session else 0
         expected = {"read": current, "stale": current + 1, "unchecked": None}[version]
         if channel == "sql" or actor == "anon":
@@ -370,141 +472,242 @@ class IsolationMachine(RuleBasedStateMachine):
             self.check(state == wanted, f"{actor} update_session_ir: {state}, expected {wanted}")
         else:
             store = self.store(actor)
-            target = store.get(sid) if allowed else self.guess(sid, actor)
+            readable = self.model.may_read(actor, sid)
+            target = store.get(sid) if readable else self.guess(sid, actor)
             assert target is not None
             if version == "stale":
                 target = replace(target, ir_version=current + 1)
-            try:
-                store.update(target.with_ir(ir))
-                outcome = "ok"
-            except VersionConflictError:
-                outcome = "conflict"
-            except NotFoundError:
-                outcome = "not found"
-            wanted = ("ok" if version != "stale" else "conflict") if allowed else "not found"
-            if allowed and target.current_ir == ir and version != "stale":
-                wanted = "ok"  # the same IR: the store writes no version
-                self.check(outcome == wanted, f"{actor} store update of the same IR: {outcome}")
-                return
-            self.check(outcome == wanted, f"{actor} store IR write: {outcome}, expected {wanted}")
+            result = self.outcome(lambda: store.update(target.with_ir(ir)))
+            if not allowed:
+                wanted = self.refusal(actor, sid)
+            elif version == "stale":
+                wanted = "VersionConflictError"
+            else:
+                wanted = "ok"
+            self.check(result == wanted, f"{actor} store IR write: {result}, expected {wanted}")
+            if allowed and version != "stale" and target.current_ir == ir:
+                return  # the same IR again: the store writes no version
         if allowed and version != "stale":
             assert session is not None
             session.versions.append(ir)
 
     @rule(
-        actor=st.sampled_from(ACTORS),
+        who=WHO,
+        salt=SALT,
         channel=st.sampled_from(["sql", "store"]),
         sid=ids,
         to_version=st.integers(0, 4),
     )
-    def rollback(self, actor: str, channel: str, sid: uuid.UUID, to_version: int) -> None:
+    def rollback(self, who: str, salt: int, channel: str, sid: uuid.UUID, to_version: int) -> None:
+        actor = self.actor_for(who, sid, salt)
         self.op("roll back")
-        session = self.sessions.get(sid)
-        allowed = actor != "anon" and may_write(actor, session)
+        self.standing(actor, sid)
+        session = self.model.sessions.get(sid)
+        allowed = self.model.may_write_ir(actor, sid)
         exists = session is not None and 1 <= to_version <= session.ir_version
         if channel == "sql" or actor == "anon":
             state = self.refused(actor, "select public.rollback_session(%s, %s)", (sid, to_version))
             wanted = REFUSED if actor == "anon" else None if allowed and exists else "PT404"
             self.check(state == wanted, f"{actor} rollback_session: {state}, expected {wanted}")
         else:
-            try:
-                self.store(actor).rollback(sid, to_version)
-                outcome = "ok"
-            except NotFoundError:
-                outcome = "not found"
-            wanted = "ok" if allowed and exists else "not found"
-            self.check(outcome == wanted, f"{actor} store rollback: {outcome}, expected {wanted}")
+            result = self.outcome(lambda: self.store(actor).rollback(sid, to_version))
+            if not allowed:
+                wanted = self.refusal(actor, sid)
+            else:
+                wanted = "ok" if exists else "NotFoundError"
+            self.check(result == wanted, f"{actor} store rollback: {result}, expected {wanted}")
         if allowed and exists:
             assert session is not None
             session.versions.append(session.versions[to_version - 1])
 
-    @rule(actor=st.sampled_from(ACTORS), channel=st.sampled_from(["sql", "store"]), sid=ids)
-    def delete(self, actor: str, channel: str, sid: uuid.UUID) -> None:
+    @rule(who=WHO, salt=SALT, channel=st.sampled_from(["sql", "store"]), sid=ids)
+    def delete(self, who: str, salt: int, channel: str, sid: uuid.UUID) -> None:
+        actor = self.actor_for(who, sid, salt)
         self.op("delete")
-        session = self.sessions.get(sid)
-        allowed = actor != "anon" and may_delete(actor, session)
+        self.standing(actor, sid)
         statement = "delete from public.sessions where id = %s"
         if actor == "anon":
             state = self.refused(actor, statement, (sid,))
             self.check(state == REFUSED, f"anon deleted sessions ({state})")
             return
+        allowed = self.model.owns(actor, sid)
         if channel == "sql":
             count = self.sql(actor, statement, (sid,))[0][1]
             self.check(count == (1 if allowed else 0), f"{actor} deleted {count} rows of {sid}")
         else:
-            try:
-                self.store(actor).delete(sid)
-                self.check(allowed, f"{actor} deleted a session that is not theirs")
-            except NotFoundError:
-                self.check(not allowed, f"{actor} could not delete their session")
+            result = self.outcome(lambda: self.store(actor).delete(sid))
+            wanted = "ok" if allowed else self.refusal(actor, sid)
+            self.check(result == wanted, f"{actor} store delete: {result}, expected {wanted}")
         if allowed:
-            del self.sessions[sid]
+            self.model.forget(sid)
 
-    @rule(actor=st.sampled_from(ACTORS), status=STATUSES)
     def update_everything(self, actor: str, status: str) -> None:
-        """PATCH /sessions without a filter: only the update policy stands between the actor
-        and everyone's rows (no WHERE clause brings the select policy in)."""
+        """PATCH /sessions without a filter: only the update policy and the editors' guard stand
+        between the actor and everyone's rows (no WHERE clause brings the select policy in)."""
         self.op("update every session in reach")
         statement = "update public.sessions set status = %s"
         if actor == "anon":
             state = self.refused(actor, statement, (status,))
             self.check(state == REFUSED, f"anon updated sessions ({state})")
             return
-        mine = [s for s in self.sessions.values() if may_write(actor, s)]
-        count = self.sql(actor, statement, (status,))[0][1]
-        self.check(count == len(mine), f"{actor} updated {count} sessions, owns {len(mine)}")
-        for session in mine:
+        reach = [s for s in self.model.sessions.values() if self.model.may_write_ir(actor, s.id)]
+        blocked = any(s.status != status and not self.model.owns(actor, s.id) for s in reach)
+        state = self.refused(actor, statement, (status,))
+        if blocked:  # the guard refuses the whole statement
+            self.check(state == REFUSED, f"{actor} changed the status of an edited session")
+            return
+        self.check(state is None, f"{actor}'s update of their own sessions failed: {state}")
+        for session in reach:
             session.status = status
 
-    @rule(actor=st.sampled_from(ACTORS), data=st.data())
-    def delete_everything(self, actor: str, data: st.DataObject) -> None:
-        """DELETE /sessions without a filter, as rarely as a user would."""
-        if data.draw(st.integers(0, 5), label="rarely") != 0:
-            return
+    def delete_everything(self, actor: str) -> None:
+        """DELETE /sessions without a filter."""
         self.op("delete every session in reach")
         statement = "delete from public.sessions"
         if actor == "anon":
             state = self.refused(actor, statement)
             self.check(state == REFUSED, f"anon deleted sessions ({state})")
             return
-        mine = [s.id for s in self.sessions.values() if may_delete(actor, s)]
+        mine = [sid for sid in self.model.sessions if self.model.owns(actor, sid)]
         count = self.sql(actor, statement)[0][1]
         self.check(count == len(mine), f"{actor} deleted {count} sessions, owns {len(mine)}")
         for sid in mine:
-            del self.sessions[sid]
+            self.model.forget(sid)
 
-    @rule(actor=st.sampled_from(ACTORS), channel=st.sampled_from(["sql", "store"]), sid=ids)
-    def read_history(self, actor: str, channel: str, sid: uuid.UUID) -> None:
+    @rule(who=WHO, salt=SALT, channel=st.sampled_from(["sql", "store"]), sid=ids)
+    def read_history(self, who: str, salt: int, channel: str, sid: uuid.UUID) -> None:
+        actor = self.actor_for(who, sid, salt)
         self.op("read history")
-        session = self.sessions.get(sid)
+        self.standing(actor, sid)
         query = ("select version, ir_snapshot from public.session_history"
                  " where session_id = %s order by version")  # fmt: skip
         if actor == "anon":
             state = self.refused(actor, query, (sid,))
             self.check(state == REFUSED, f"anon read history ({state})")
             return
-        allowed = may_read(actor, session)
-        want = list(enumerate(session.versions, start=1)) if allowed and session else []
+        allowed = self.model.may_read(actor, sid)
+        versions = self.model.sessions[sid].versions if allowed else []
+        want = list(enumerate(versions, start=1))
         if channel == "sql":
             self.check(self.sql(actor, query, (sid,)) == want, f"{actor} history of {sid}")
+            return
+        try:
+            got = [(h.version, h.ir_snapshot) for h in self.store(actor).history(sid)]
+        except NotFoundError:
+            self.check(not allowed, f"{actor} could not read a history they may read")
+            return
+        self.check(allowed and got == want, f"{actor} store history of {sid}")
+
+    # -- sharing -----------------------------------------------------------------------------------
+
+    @rule(
+        who=WHO,
+        salt=SALT,
+        channel=st.sampled_from(["sql", "store"]),
+        sid=ids,
+        whom=st.sampled_from(USERS),
+        role=st.sampled_from(["viewer", "editor"]),
+    )
+    def share(
+        self, who: str, salt: int, channel: str, sid: uuid.UUID, whom: str, role: str
+    ) -> None:
+        actor = self.actor_for(who, sid, salt)
+        self.op("share")
+        self.standing(actor, sid)
+        statement = (
+            "insert into public.session_shares (session_id, user_id, role) values (%s, %s, %s)"
+            " on conflict (session_id, user_id) do update set role = excluded.role"
+        )
+        params = (sid, self.uid[whom], role)
+        owns = self.model.owns(actor, sid)
+        to_owner = owns and whom == actor
+        if channel == "sql" or actor == "anon":
+            state = self.refused(actor, statement, params)
+            wanted = None if owns and not to_owner else "22023" if to_owner else REFUSED
+            self.check(state == wanted, f"{actor} shared {sid} with {whom}: {state}")
+        else:
+            result = self.outcome(lambda: self.store(actor).share(sid, self.uid[whom], role))  # type: ignore[arg-type]
+            if not owns:
+                wanted = self.refusal(actor, sid)
+            else:
+                wanted = "InvalidInputError" if to_owner else "ok"
+            self.check(result == wanted, f"{actor} store share: {result}, expected {wanted}")
+        if owns and not to_owner:
+            self.model.shares[(sid, whom)] = role
+
+    @rule(
+        who=WHO,
+        salt=SALT,
+        channel=st.sampled_from(["sql", "store"]),
+        sid=ids,
+        whom=st.sampled_from(USERS),
+    )
+    def unshare(self, who: str, salt: int, channel: str, sid: uuid.UUID, whom: str) -> None:
+        actor = self.actor_for(who, sid, salt)
+        self.op("unshare")
+        self.standing(actor, sid)
+        owns = self.model.owns(actor, sid)
+        existed = (sid, whom) in self.model.shares
+        statement = "delete from public.session_shares where session_id = %s and user_id = %s"
+        if actor == "anon":
+            state = self.refused(actor, statement, (sid, self.uid[whom]))
+            self.check(state == REFUSED, f"anon unshared ({state})")
+            return
+        if channel == "sql":
+            count = self.sql(actor, statement, (sid, self.uid[whom]))[0][1]
+            want = 1 if owns and existed else 0
+            self.check(count == want, f"{actor} unshared {count} rows of {sid} with {whom}")
+        else:
+            result = self.outcome(lambda: self.store(actor).unshare(sid, self.uid[whom]))
+            present = "ok" if existed else "NotFoundError"
+            wanted = present if owns else self.refusal(actor, sid)
+            self.check(result == wanted, f"{actor} store unshare: {result}, expected {wanted}")
+        if owns and existed:
+            del self.model.shares[(sid, whom)]
+
+    @rule(who=WHO, salt=SALT, channel=st.sampled_from(["sql", "store"]), sid=ids)
+    def read_shares(self, who: str, salt: int, channel: str, sid: uuid.UUID) -> None:
+        actor = self.actor_for(who, sid, salt)
+        self.op("read shares")
+        self.standing(actor, sid)
+        query = "select user_id, role from public.session_shares where session_id = %s"
+        if actor == "anon":
+            state = self.refused(actor, query, (sid,))
+            self.check(state == REFUSED, f"anon read shares ({state})")
+            return
+        owns = self.model.owns(actor, sid)
+        want = sorted(
+            (who, role)
+            for (s, who), role in self.model.shares.items()
+            if s == sid and (owns or who == actor)
+        )
+        if channel == "sql":
+            rows = self.sql(actor, query, (sid,))
+            got = sorted((self.name_of[u], role) for u, role in rows)
         else:
             try:
-                got = [(h.version, h.ir_snapshot) for h in self.store(actor).history(sid)]
+                got = sorted(
+                    (self.name_of[h.user_id], h.role) for h in self.store(actor).shares(sid)
+                )
             except NotFoundError:
-                self.check(not allowed, f"{actor} could not read their history")
+                self.check(not self.model.may_read(actor, sid), f"{actor} could not see shares")
                 return
-            self.check(allowed and got == want, f"{actor} store history of {sid}")
+        self.check(got == want, f"{actor} sees shares {got} of {sid}, expected {want}")
 
-    @rule(actor=st.sampled_from(ACTORS), sid=ids, to=st.sampled_from(USERS))
-    def hand_over(self, actor: str, sid: uuid.UUID, to: str) -> None:
+    # -- ownership, history, profiles -------------------------------------------------------------
+
+    @rule(who=WHO, salt=SALT, sid=ids, to=st.sampled_from(USERS))
+    def hand_over(self, who: str, salt: int, sid: uuid.UUID, to: str) -> None:
+        actor = self.actor_for(who, sid, salt)
         self.op("hand a session to someone else")
         state = self.refused(
             actor, "update public.sessions set user_id = %s where id = %s", (self.uid[to], sid)
         )
         self.check(state == REFUSED, f"{actor} changed a session's owner ({state})")
 
-    @rule(actor=st.sampled_from(ACTORS), sid=ids)
-    def forge_history(self, actor: str, sid: uuid.UUID) -> None:
+    @rule(who=WHO, salt=SALT, sid=ids)
+    def forge_history(self, who: str, salt: int, sid: uuid.UUID) -> None:
+        actor = self.actor_for(who, sid, salt)
         self.op("forge history")
         state = self.refused(
             actor,
@@ -514,7 +717,6 @@ class IsolationMachine(RuleBasedStateMachine):
         )
         self.check(state == REFUSED, f"{actor} wrote history ({state})")
 
-    @rule(actor=st.sampled_from(ACTORS), whose=st.sampled_from(USERS), name=PROMPTS)
     def rename(self, actor: str, whose: str, name: str) -> None:
         self.op("rename a profile")
         statement = "update public.users set display_name = %s where id = %s"
@@ -527,7 +729,6 @@ class IsolationMachine(RuleBasedStateMachine):
         if actor == whose:
             self.profiles[whose] = name
 
-    @rule(actor=st.sampled_from(ACTORS), name=PROMPTS)
     def rename_everyone(self, actor: str, name: str) -> None:
         """PATCH /users without a filter: only the actor's own profile may change."""
         self.op("rename every profile in reach")
@@ -540,7 +741,6 @@ class IsolationMachine(RuleBasedStateMachine):
         self.check(count == 1, f"{actor} renamed {count} profiles")
         self.profiles[actor] = name
 
-    @rule(actor=st.sampled_from(ACTORS), whose=st.sampled_from(USERS))
     def read_profile(self, actor: str, whose: str) -> None:
         self.op("read a profile")
         query = "select display_name from public.users where id = %s"
@@ -556,9 +756,40 @@ class IsolationMachine(RuleBasedStateMachine):
     def service_reads(self, sid: uuid.UUID) -> None:
         self.op("service role reads")
         got = self.factory.service().get(sid)
-        session = self.sessions.get(sid)
+        session = self.model.sessions.get(sid)
         want = None if session is None else self.expected(session)
         self.check((got and self.as_seen(got)) == want, "the service role misread a session")
+
+    # -- operations on everything in reach -------------------------------------------------------
+
+    @rule(
+        actor=st.sampled_from(ACTORS),
+        action=st.sampled_from(["list", "list", "update all", "delete all"]),
+        channel=st.sampled_from(["sql", "store"]),
+        status=STATUSES,
+        salt=SALT,
+    )
+    def bulk(self, actor: str, action: str, channel: str, status: str, salt: int) -> None:
+        if action == "list":
+            self.list_sessions(actor, channel)
+        elif action == "update all":
+            self.update_everything(actor, status)
+        elif salt == 3:  # deleting everything one owns is rare, and would empty the game
+            self.delete_everything(actor)
+
+    @rule(
+        actor=st.sampled_from(ACTORS),
+        action=st.sampled_from(["rename", "rename all", "read"]),
+        whose=st.sampled_from(USERS),
+        name=PROMPTS,
+    )
+    def profiles(self, actor: str, action: str, whose: str, name: str) -> None:
+        if action == "rename":
+            self.rename(actor, whose, name)
+        elif action == "rename all":
+            self.rename_everyone(actor, name)
+        else:
+            self.read_profile(actor, whose)
 
     # -- the database holds exactly the model ----------------------------------------------------
 
@@ -571,8 +802,8 @@ class IsolationMachine(RuleBasedStateMachine):
             (users,),
         ).fetchall()
         seen = sorted(self.as_seen(r) for r in rows)
-        self.check(seen == sorted(self.expected(s) for s in self.sessions.values()),
-                   "the sessions differ from the model")  # fmt: skip
+        want_sessions = sorted(self.expected(s) for s in self.model.sessions.values())
+        self.check(seen == want_sessions, "the sessions differ from the model")
         history = self.conn.execute(
             "select h.session_id, h.version, h.ir_snapshot from public.session_history as h"
             " join public.sessions as s on s.id = h.session_id where s.user_id = any(%s)"
@@ -580,9 +811,19 @@ class IsolationMachine(RuleBasedStateMachine):
             (users,),
         ).fetchall()
         want = sorted(
-            (s.id, n, ir) for s in self.sessions.values() for n, ir in enumerate(s.versions, 1)
+            (s.id, n, ir)
+            for s in self.model.sessions.values()
+            for n, ir in enumerate(s.versions, 1)
         )
         self.check(sorted(history) == want, "the histories differ from the model")
+        shares = self.conn.execute(
+            "select sh.session_id, sh.user_id, sh.role from public.session_shares as sh"
+            " where sh.user_id = any(%(u)s)"
+            "    or sh.session_id in (select id from public.sessions where user_id = any(%(u)s))",
+            {"u": users},
+        ).fetchall()
+        got_shares = {(sid, self.name_of[u]): role for sid, u, role in shares}
+        self.check(got_shares == self.model.shares, "the shares differ from the model")
         profiles: dict[uuid.UUID, str | None] = dict(
             self.conn.execute(
                 "select id, display_name from public.users where id = any(%s)", (users,)
@@ -614,8 +855,22 @@ TestIsolation = IsolationMachine.TestCase
         "create policy leak on public.users for update to authenticated using (true)",
         "grant select on public.session_history to anon;"
         " create policy leak on public.session_history for select to anon using (true)",
+        "drop policy sessions_update_own_or_editor on public.sessions;"
+        " create policy leak on public.sessions for update to authenticated"
+        " using (user_id = (select auth.uid()) or id in (select private.shared_session_ids()))",
+        "alter table public.sessions disable trigger sessions_guard_shared_edits",
+        "create policy leak on public.session_shares for insert to authenticated"
+        " with check (true)",
     ],
-    ids=["read others' sessions", "delete others' sessions", "rename others", "anon history"],
+    ids=[
+        "read others' sessions",
+        "delete others' sessions",
+        "rename others",
+        "anon history",
+        "viewers write",
+        "editors change status",
+        "anyone shares",
+    ],
 )
 def test_the_machine_finds_a_hole_in_isolation(
     scratch_db: ScratchFactory, project: Project, hole: str

@@ -492,7 +492,7 @@ def indexes_agree_with_tables(admin_url: str) -> int:
             "select c.oid::regclass::text from pg_index as i"
             "  join pg_class as c on c.oid = i.indexrelid"
             "  join pg_am as am on am.oid = c.relam"
-            " where am.amname = 'btree'"
+            " where am.amname = 'btree' and c.relkind = 'i'"
             "   and c.relnamespace::regnamespace::text in ('public', 'auth', 'supabase_migrations')"
         ).fetchall()
         for (index,) in rows:
