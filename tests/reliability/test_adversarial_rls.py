@@ -769,7 +769,9 @@ class IsolationMachine(RuleBasedStateMachine):
         status=STATUSES,
         salt=SALT,
     )
-    def bulk(self, actor: str, action: str, channel: str, status: str, salt: int) -> None:
+    def act_on_everything_in_reach(
+        self, actor: str, action: str, channel: str, status: str, salt: int
+    ) -> None:
         if action == "list":
             self.list_sessions(actor, channel)
         elif action == "update all":
@@ -783,7 +785,7 @@ class IsolationMachine(RuleBasedStateMachine):
         whose=st.sampled_from(USERS),
         name=PROMPTS,
     )
-    def profiles(self, actor: str, action: str, whose: str, name: str) -> None:
+    def act_on_profiles(self, actor: str, action: str, whose: str, name: str) -> None:
         if action == "rename":
             self.rename(actor, whose, name)
         elif action == "rename all":
@@ -859,8 +861,7 @@ TestIsolation = IsolationMachine.TestCase
         " create policy leak on public.sessions for update to authenticated"
         " using (user_id = (select auth.uid()) or id in (select private.shared_session_ids()))",
         "alter table public.sessions disable trigger sessions_guard_shared_edits",
-        "create policy leak on public.session_shares for insert to authenticated"
-        " with check (true)",
+        "create policy leak on public.session_shares for insert to authenticated with check (true)",
     ],
     ids=[
         "read others' sessions",

@@ -31,6 +31,7 @@ from psycopg.types.json import Jsonb
 from lift_db.store import (
     NewSession,
     NotFoundError,
+    PermissionDeniedError,
     PostgresSessionStore,
     SessionStore,
     StoreError,
@@ -398,3 +399,96 @@ def test_a_store_update_never_waits_for_the_owners_profile_row(
     final = view.get(session.id)
     assert final is not None
     assert (final.ir_version, final.status, final.holes) == (2, "finalized", ["h"])
+
+
+def test_editors_write_while_the_owner_shares_and_unshares(
+    db_url: str,
+    api_users: Callable[[str], uuid.UUID],
+    store: PostgresSessionStore,
+    conn_for: Callable[[], psycopg.Connection[Any]],
+) -> None:
+    """Two editors and the owner increment counters on one session while the owner revokes and
+    grants the editors' shares (and turns one into a viewer and back). A write lands whole or
+    not at all: counters equal the acknowledged increments, and every refusal is typed
+    (NotFoundError once unshared, PermissionDeniedError as a viewer, VersionConflictError)."""
+    owner, first, second = api_users("sharer"), api_users("editor1"), api_users("editor2")
+    sid = _session(db_url, owner, "shared and unshared")
+    owner_store = store.for_user(owner)
+    owner_store.share(sid, first, "editor")
+    owner_store.share(sid, second, "editor")
+    clients: list[tuple[str, Increment]] = [
+        ("owner", store_increment(owner_store)),
+        ("first-store", store_increment(store.for_user(first))),
+        ("first-rpc", rpc_increment(conn_for(), first)),
+        ("second-store", store_increment(store.for_user(second))),
+        ("second-rpc", rpc_increment(conn_for(), second)),
+    ]
+    tallies = {name: Tally() for name, _ in clients}
+    done = threading.Event()
+    start = threading.Barrier(len(clients) + 1, timeout=BARRIER_TIMEOUT_S)
+    toggles = Counter[str]()
+
+    def write(name: str, increment: Increment) -> None:
+        tally = tallies[name]
+        start.wait()
+        for _ in range(INCREMENTS):
+            for _attempt in range(MAX_RETRIES):
+                try:
+                    increment(sid, name)
+                except VersionConflictError:
+                    tally.failures["VersionConflictError"] += 1
+                    continue
+                except (NotFoundError, PermissionDeniedError) as exc:
+                    tally.failures[type(exc).__name__] += 1
+                    break  # no access at the moment: the next increment may have it again
+                except StoreError as exc:
+                    tally.unexpected.append(f"{name}: {type(exc).__name__}: {exc}")
+                    return
+                tally.acked[sid] += 1
+                break
+
+    def toggle() -> None:
+        start.wait()
+        n = 0
+        while not done.is_set():
+            n += 1
+            if n % 2:
+                owner_store.unshare(sid, second)
+                owner_store.share(sid, first, "viewer")
+                toggles["revoked"] += 1
+            else:
+                owner_store.share(sid, second, "editor")
+                owner_store.share(sid, first, "editor")
+                toggles["granted"] += 1
+            threading.Event().wait(0.002)
+
+    writers = [threading.Thread(target=write, args=client) for client in clients]
+    toggler = threading.Thread(target=toggle)
+    for t in [*writers, toggler]:
+        t.start()
+    for t in writers:
+        t.join()
+    done.set()
+    toggler.join()
+
+    unexpected = [u for t in tallies.values() for u in t.unexpected]
+    assert unexpected == [], "\n".join(unexpected)
+    final = owner_store.get(sid)
+    assert final is not None
+    assert final.current_ir is not None
+    expected = {name: t.acked[sid] for name, t in tallies.items() if t.acked[sid]}
+    assert final.current_ir["counts"] == expected, "lost or doubled increments"
+    assert final.ir_version == 1 + sum(expected.values())
+    history = owner_store.history(sid)
+    assert [h.version for h in history] == list(range(1, final.ir_version + 1))
+    assert Counter(h.change_description for h in history[1:]) == Counter(expected)
+    refusals = Counter[str]()
+    for tally in tallies.values():
+        refusals.update(tally.failures)
+    assert toggles["revoked"] > 0
+    figures.add(
+        "concurrency: increments acknowledged (all found exactly once)", sum(expected.values())
+    )
+    figures.add("concurrency: shares revoked and granted under the writers", sum(toggles.values()))
+    for kind, count in sorted(refusals.items()):
+        figures.add(f"concurrency: typed failures seen by clients: {kind}", count)
