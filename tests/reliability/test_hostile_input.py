@@ -251,6 +251,130 @@ def _store_cases() -> list[tuple[str, type[StoreError], StoreCall]]:
         ),
         ("list: limit -1", InvalidInputError, lambda w: w.store.list_all(limit=-1)),
     ]
+    cases += _sharing_cases() + _event_cases()
+    return cases
+
+
+def _with(value: Any, call: Callable[[World, Any], object]) -> StoreCall:
+    return lambda w: call(w, value)
+
+
+def _sharing_cases() -> list[tuple[str, type[StoreError], StoreCall]]:
+    cases: list[tuple[str, type[StoreError], StoreCall]] = []
+    for role in ["owner", "admin", "", None, "VIEWER", "viewer'; --", 1]:
+        cases.append(
+            (
+                f"share: role {role!r}",
+                InvalidInputError,
+                _with(role, lambda w, r: w.store.share(w.mine.id, w.other, r)),
+            )
+        )
+    for bad in ["not-a-uuid", "", None, 42, "'; drop table public.session_shares; --"]:
+        cases += [
+            (
+                f"share: user {bad!r}",
+                InvalidInputError,
+                _with(bad, lambda w, b: w.store.share(w.mine.id, b)),
+            ),
+            (
+                f"share: session {bad!r}",
+                InvalidInputError,
+                _with(bad, lambda w, b: w.store.share(b, w.other)),
+            ),
+            (
+                f"unshare: user {bad!r}",
+                InvalidInputError,
+                _with(bad, lambda w, b: w.store.unshare(w.mine.id, b)),
+            ),
+            (
+                f"shares: session {bad!r}",
+                InvalidInputError,
+                _with(bad, lambda w, b: w.store.shares(b)),
+            ),
+        ]
+    cases += [
+        ("share: with oneself", InvalidInputError, lambda w: w.store.share(w.mine.id, w.user)),
+        (
+            "share: with nobody who exists",
+            InvalidInputError,
+            lambda w: w.store.share(w.mine.id, uuid.uuid4()),
+        ),
+        ("share: someone else's", NotFoundError, lambda w: w.store.share(w.theirs.id, w.other)),
+        ("unshare: not shared", NotFoundError, lambda w: w.store.unshare(w.mine.id, w.other)),
+        ("unshare: someone else's", NotFoundError, lambda w: w.store.unshare(w.theirs.id, w.user)),
+        ("shares: someone else's", NotFoundError, lambda w: w.store.shares(w.theirs.id)),
+        (
+            "shared with me: limit -1",
+            InvalidInputError,
+            lambda w: w.store.list_shared_with_me(limit=-1),
+        ),
+        (
+            "shared with me: limit '3'",
+            InvalidInputError,
+            lambda w: w.store.list_shared_with_me(limit="3"),  # type: ignore[arg-type]
+        ),
+        (
+            "shared with me: as the service",
+            InvalidInputError,
+            lambda w: w.factory.service().list_shared_with_me(),
+        ),
+    ]
+    return cases
+
+
+def _event_cases() -> list[tuple[str, type[StoreError], StoreCall]]:
+    cases: list[tuple[str, type[StoreError], StoreCall]] = []
+    for event_type in ["", "A", "x" * 65, "bad type!", "a\x00b", "1st", None, 42, "é"]:
+        cases.append(
+            (
+                f"record_event: type {event_type!r:.30}",
+                InvalidInputError,
+                _with(event_type, lambda w, t: w.store.record_event(t)),
+            )
+        )
+    for label, data in [
+        ("a list", [1]),
+        ("NaN", {"x": math.nan}),
+        ("101 levels", deep(101)),
+        ("a NUL", {"x": "\x00"}),
+        ("a lone surrogate", {"x": "\ud800"}),
+        ("65 kB", {"x": "y" * 70_000}),
+        ("a numeric prompt_type", {"prompt_type": 3}),
+    ]:
+        cases.append(
+            (
+                f"record_event: data {label}",
+                InvalidInputError,
+                _with(data, lambda w, d: w.store.record_event("probe", event_data=d)),
+            )
+        )
+    for latency in [-1, 2**31, True, "5", 1.5]:
+        cases.append(
+            (
+                f"record_event: latency {latency!r}",
+                InvalidInputError,
+                _with(latency, lambda w, v: w.store.record_event("probe", latency_ms=v)),
+            )
+        )
+    cases += [
+        (
+            "record_event: someone else's session",
+            NotFoundError,
+            lambda w: w.store.record_event("probe", session_id=w.theirs.id),
+        ),
+        (
+            "record_event: as someone else",
+            PermissionDeniedError,
+            lambda w: w.store.record_event("probe", user_id=w.other),
+        ),
+        (
+            "record_event: session 'x'",
+            InvalidInputError,
+            lambda w: w.store.record_event("probe", session_id="x"),
+        ),
+        ("events: limit -1", InvalidInputError, lambda w: w.store.events(limit=-1)),
+        ("events: session 'x'", InvalidInputError, lambda w: w.store.events(session_id="x")),
+    ]
     return cases
 
 
