@@ -164,6 +164,14 @@ begin
     end if;
   end if;
 
+  -- Named here: for an API user, RLS would refuse a null session before its constraint could.
+  if new.session_id is null then
+    raise exception 'session_id must not be null' using errcode = '22004';
+  end if;
+  -- The not-null constraint names it.
+  if new.ir_version is null then
+    return new;
+  end if;
   select s.ir_version into current_version
     from public.sessions as s
    where s.id = new.session_id;
