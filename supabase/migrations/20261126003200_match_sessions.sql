@@ -39,6 +39,16 @@
 set lock_timeout = '5s';
 set statement_timeout = '60s';
 
+-- The hnsw.* settings exist once pgvector's library is loaded in this connection; before that
+-- they are unknown names, which only a superuser may put in a function's SET clause. `db push`
+-- may run this file alone on a fresh connection, so use a pgvector function first: that loads
+-- the library, and the settings below are then known, user-settable parameters.
+do $$
+begin
+  perform extensions.vector_dims('[1]'::extensions.vector);
+end
+$$;
+
 create function public.match_sessions(
   query_embedding extensions.vector,
   match_count integer default 10,
