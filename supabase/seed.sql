@@ -59,16 +59,18 @@ $$;
 insert into auth.identities (
   provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at
 )
-select u.id::text,
-       u.id,
-       jsonb_build_object('sub', u.id::text, 'email', u.email, 'email_verified', true,
-                          'phone_verified', false),
-       'email',
-       u.last_sign_in_at,
-       u.created_at,
-       u.updated_at
-  from auth.users as u
- where u.id in ('a0da0da0-0000-4000-8000-000000000001', 'a0da0da0-0000-4000-8000-000000000002');
+select
+  u.id::text as provider_id,
+  u.id as user_id,
+  jsonb_build_object(
+    'sub', u.id::text, 'email', u.email, 'email_verified', true, 'phone_verified', false
+  ) as identity_data,
+  'email' as provider,
+  u.last_sign_in_at,
+  u.created_at,
+  u.updated_at
+from auth.users as u
+where u.id in ('a0da0da0-0000-4000-8000-000000000001', 'a0da0da0-0000-4000-8000-000000000002');
 
 -- Sessions. created_at is spread over the past days so that "newest first" means something.
 -- Version 1 of each IR takes its description from the setting the history trigger reads.

@@ -71,8 +71,9 @@ select policy_cmd_is('public', 'sessions', 'sessions_insert_own', 'insert', 'ins
 select policy_cmd_is('public', 'sessions', 'sessions_update_own', 'update', 'update policy');
 select policy_cmd_is('public', 'sessions', 'sessions_delete_own', 'delete', 'delete policy');
 select is(
+  -- sqlfluff takes the unnest alias r for a column of p, so RF03 calls p.schemaname inconsistent.
   (select array_agg(distinct r order by r) from pg_catalog.pg_policies as p, unnest(p.roles) as r
-    where p.schemaname = 'public' and p.tablename = 'sessions'),
+    where p.schemaname = 'public' and p.tablename = 'sessions'), -- noqa: RF03
   array['authenticated']::name[],
   'every sessions policy applies to authenticated only'
 );
@@ -103,7 +104,8 @@ select trigger_is('public', 'sessions', 'sessions_guard_columns', 'private', 'gu
 select isnt_definer('private', 'guard_session_columns', array[]::name[],
                     'the column guard runs as the caller');
 select is(
-  (select array_agg(t.tgname::text order by t.tgname collate "C")
+  -- sqlfluff reads the collation "C" as a column reference (RF03); it is not one.
+  (select array_agg(t.tgname::text order by t.tgname collate "C") -- noqa: RF03
      from pg_catalog.pg_trigger as t
     where t.tgrelid = 'public.sessions'::regclass and not t.tgisinternal and t.tgtype & 2 = 2),
   array['sessions_guard_columns', 'sessions_version_ir'],
