@@ -20,9 +20,9 @@ select
   e.model,
   e.ir_version,
   s.ir_version as current_ir_version,
-  e.ir_version <> s.ir_version as is_stale,
   e.created_at,
-  e.updated_at
+  e.updated_at,
+  e.ir_version <> s.ir_version as is_stale
 from public.session_embeddings as e
 inner join public.sessions as s on e.session_id = s.id;
 

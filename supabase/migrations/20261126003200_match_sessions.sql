@@ -58,11 +58,13 @@ language plpgsql
 stable
 security invoker
 set search_path = ''
+-- The pgvector settings' names are quoted only for sqlfluff, whose parser takes no dotted name
+-- here; PostgreSQL reads the same names either way.
 -- Candidates per search step: enough for the largest match_count in one step.
-set hnsw.ef_search = 100
-set hnsw.iterative_scan = relaxed_order
+set "hnsw.ef_search" = 100
+set "hnsw.iterative_scan" = relaxed_order
 -- The bound on one search's work (pgvector's default, stated as a decision).
-set hnsw.max_scan_tuples = 20000
+set "hnsw.max_scan_tuples" = 20000
 -- Plan every call with its actual arguments: a generic plan would have to guess the LIMIT.
 set plan_cache_mode = force_custom_plan
 as $$

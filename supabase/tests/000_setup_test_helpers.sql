@@ -481,7 +481,7 @@ select is(
 select is(extensions.vector_dims(tests.planar_embedding(30)), 1536,
           'planar embeddings have the embedding column''s dimension');
 select ok(
-  abs((1 - (tests.planar_embedding(10) operator(extensions.<=>) tests.planar_embedding(70)))
+  abs((1 - (tests.planar_embedding(10) operator (extensions.<=>) tests.planar_embedding(70)))
       - 0.5) < 1e-6,
   'planar embeddings 60 degrees apart have cosine similarity 0.5'
 );

@@ -49,7 +49,7 @@ select index_is_type('public', 'session_embeddings', 'session_embeddings_embeddi
 select is(
   (select opc.opcname::text
      from pg_catalog.pg_index as i
-     join pg_catalog.pg_opclass as opc on opc.oid = i.indclass[0]
+     inner join pg_catalog.pg_opclass as opc on i.indclass[0] = opc.oid
     where i.indexrelid = 'public.session_embeddings_embedding_idx'::regclass),
   'vector_cosine_ops',
   'the vector index uses the cosine operator class'
@@ -58,8 +58,8 @@ select ok(
   exists (
     select
       from pg_catalog.pg_index as i
-      join pg_catalog.pg_opclass as opc on opc.oid = i.indclass[0]
-      join pg_catalog.pg_amop as ao on ao.amopfamily = opc.opcfamily
+      inner join pg_catalog.pg_opclass as opc on i.indclass[0] = opc.oid
+      inner join pg_catalog.pg_amop as ao on opc.opcfamily = ao.amopfamily
      where i.indexrelid = 'public.session_embeddings_embedding_idx'::regclass
        and ao.amoppurpose = 'o'
        and ao.amopopr = 'extensions.<=>(extensions.vector, extensions.vector)'::regoperator
@@ -73,7 +73,8 @@ select ok(
   'match_sessions orders by that operator'
 );
 select is(
-  (select array_agg(o order by o) from pg_catalog.pg_class as c, unnest(c.reloptions) as o
+  (select array_agg(o.opt order by o.opt)
+     from pg_catalog.pg_class as c cross join lateral unnest(c.reloptions) as o (opt)
     where c.oid = 'public.session_embeddings_embedding_idx'::regclass),
   array['ef_construction=64', 'm=16'],
   'the index states its build parameters'
@@ -90,7 +91,8 @@ select policies_are(
   'public.session_embeddings has one policy per action'
 );
 select is(
-  (select array_agg(distinct r order by r) from pg_catalog.pg_policies as p, unnest(p.roles) as r
+  (select array_agg(distinct r.role_name order by r.role_name)
+     from pg_catalog.pg_policies as p cross join lateral unnest(p.roles) as r (role_name)
     where p.schemaname = 'public' and p.tablename = 'session_embeddings'),
   array['authenticated']::name[],
   'every embeddings policy applies to authenticated only'
@@ -129,7 +131,7 @@ select columns_are(
   'the view shows both IR versions and is_stale'
 );
 select ok(
-  (select 'security_invoker=true' = any (c.reloptions) from pg_catalog.pg_class as c
+  (select 'security_invoker=true' = any(c.reloptions) from pg_catalog.pg_class as c
     where c.oid = 'public.session_embedding_status'::regclass),
   'the view runs with the caller''s rights, so RLS applies'
 );

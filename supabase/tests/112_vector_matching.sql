@@ -13,11 +13,12 @@ select tests.embed_session(format('angle %s', a), tests.planar_embedding(a))
   from generate_series(0, 350, 25) as a;
 -- The true ranking, from the angles alone.
 create temporary table expected on commit drop as
-select a as angle,
-       tests.get_session_id(format('angle %s', a)) as session_id,
-       cosd(a - 10) as similarity,
-       row_number() over (order by cosd(a - 10) desc) as rank
-  from generate_series(0, 350, 25) as a;
+select
+  a as angle,
+  tests.get_session_id(format('angle %s', a)) as session_id,
+  cosd(a - 10) as similarity,
+  row_number() over (order by cosd(a - 10) desc) as rank
+from generate_series(0, 350, 25) as a;
 grant select on expected to authenticated;
 
 select tests.authenticate_as('alice');
@@ -34,14 +35,15 @@ select is_empty(
   'each with its true similarity (to float4 precision)'
 );
 
--- The same ranking as an exact scan (no index), the way the issue defines correctness.
+-- The same ranking as an exact scan: no index, every distance computed.
 set local enable_indexscan = off;
 create temporary table exact_scan on commit drop as
-select e.session_id,
-       1 - (e.embedding operator(extensions.<=>) tests.planar_embedding(10)) as similarity
-  from public.session_embeddings as e
- order by e.embedding operator(extensions.<=>) tests.planar_embedding(10)
- limit 15;
+select
+  e.session_id,
+  1 - (e.embedding operator (extensions.<=>) tests.planar_embedding(10)) as similarity
+from public.session_embeddings as e
+order by e.embedding operator (extensions.<=>) tests.planar_embedding(10)
+limit 15;
 reset enable_indexscan;
 select results_eq(
   'select session_id from public.match_sessions(tests.planar_embedding(10), 15)',
