@@ -110,6 +110,10 @@ def fixture() -> Iterator[Fixture]:
         yield Fixture(conn, owner, crowd, [r[0] for r in rows])
     finally:
         conn.rollback()
+        # The rolled-back rows stay in the HNSW graph as dead entries that every later search
+        # would walk through (and count against hnsw.max_scan_tuples) until a vacuum.
+        conn.autocommit = True
+        conn.execute("vacuum public.session_embeddings")
         conn.close()
 
 
