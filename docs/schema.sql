@@ -2,7 +2,13 @@
 -- fails when it is stale. What the migrations in supabase/migrations add to or change
 -- in a Supabase database, as `pg_dump --schema-only` writes it after all of them ran
 -- (platform objects left out; an owner is named only when it is not postgres).
--- Migrations: 9, the last 20261126003200_match_sessions.sql
+-- Migrations: 20, the last 20261126003200_match_sessions.sql
+
+--
+-- Name: partitions; Type: SCHEMA; Schema: -
+--
+
+CREATE SCHEMA partitions;
 
 --
 -- Name: private; Type: SCHEMA; Schema: -
@@ -15,6 +21,150 @@ CREATE SCHEMA private;
 --
 
 CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA extensions;
+
+--
+-- Name: analytics_events_partitions(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.analytics_events_partitions() RETURNS TABLE(partition_name text, range_from timestamp with time zone, range_to timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $_$
+  select format('%I.%I', n.nspname, c.relname),
+         b.bounds[1]::timestamptz,
+         b.bounds[2]::timestamptz
+    from pg_catalog.pg_inherits as i
+    join pg_catalog.pg_class as c on c.oid = i.inhrelid
+    join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+    cross join lateral (
+      select regexp_match(pg_catalog.pg_get_expr(c.relpartbound, c.oid),
+                          '^FOR VALUES FROM \(''([^'']+)''\) TO \(''([^'']+)''\)$') as bounds
+    ) as b
+   where i.inhparent = 'public.analytics_events'::regclass
+     and b.bounds is not null
+$_$;
+
+--
+-- Name: check_event_session(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.check_event_session() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if new.session_id is not null
+     and not exists (select from public.sessions as s where s.id = new.session_id) then
+    raise exception 'session % not found', new.session_id
+      using errcode = 'PT404',
+            hint = 'the session does not exist or the caller may not read it';
+  end if;
+  return new;
+end
+$$;
+
+--
+-- Name: check_session_share(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.check_session_share() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  caller uuid := (select auth.uid());
+  owner_id uuid;
+begin
+  if tg_op = 'UPDATE'
+     and (new.session_id <> old.session_id or new.user_id <> old.user_id) then
+    raise exception 'a share cannot move to another session or user'
+      using errcode = '42501', hint = 'unshare, then share again';
+  end if;
+  select s.user_id into owner_id from public.sessions as s where s.id = new.session_id;
+  if owner_id is null or new.user_id is null or (caller is not null and caller <> owner_id) then
+    return new;
+  end if;
+  if new.user_id = owner_id then
+    raise exception 'a session cannot be shared with its owner'
+      using errcode = '22023', hint = 'the owner already has every right on the session';
+  end if;
+  if not exists (select from public.users as u where u.id = new.user_id) then
+    raise exception 'user % does not exist', new.user_id
+      using errcode = '23503', hint = 'share with the id of a signed-up user';
+  end if;
+  return new;
+end
+$$;
+
+--
+-- Name: create_analytics_events_partition(date); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.create_analytics_events_partition(month date) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET lock_timeout TO '5s'
+    AS $_$
+declare
+  month_start date := date_trunc('month', create_analytics_events_partition.month::timestamp)::date;
+  lower_bound timestamptz;
+  upper_bound timestamptz;
+  partition_name text;
+  column_list text;
+  moved bigint;
+begin
+  if month_start is null then
+    raise exception 'month must not be null' using errcode = '22004';
+  end if;
+  lower_bound := month_start::timestamp at time zone 'UTC';
+  upper_bound := (month_start + interval '1 month')::timestamp at time zone 'UTC';
+  partition_name := format('analytics_events_p%s', to_char(month_start, 'YYYY_MM'));
+
+  if exists (
+    select from private.analytics_events_partitions() as p
+     where p.range_from = lower_bound
+  ) then
+    raise exception 'analytics_events already has a partition for %',
+      to_char(month_start, 'YYYY-MM')
+      using errcode = '42P07';
+  end if;
+  if to_regclass(format('partitions.%I', partition_name)) is not null then
+    raise exception 'partitions.% exists but is not attached (a detached archive?)', partition_name
+      using errcode = '42P07', hint = 'rename or drop the detached table first';
+  end if;
+
+  -- No insert may run meanwhile. One that routed its row to the default partition before the
+  -- attach and wrote it after would fail the default partition's new constraint, so writers
+  -- wait at the parent, before routing, and then route to the new partition. Reads go on until
+  -- the attach, which holds the default partition for a moment.
+  lock table public.analytics_events in share row exclusive mode;
+
+  execute format(
+    'create table partitions.%I (like public.analytics_events including defaults '
+    'including constraints including storage)', partition_name);
+  execute format('alter table partitions.%I enable row level security', partition_name);
+  execute format('revoke all on table partitions.%I from anon, authenticated, service_role',
+                 partition_name);
+
+  select string_agg(format('%I', a.attname), ', ' order by a.attnum) into column_list
+    from pg_catalog.pg_attribute as a
+   where a.attrelid = 'public.analytics_events'::regclass and a.attnum > 0
+     and not a.attisdropped;
+  execute format(
+    'with moved as (delete from partitions.analytics_events_default as d'
+    ' where d.created_at >= $1 and d.created_at < $2 returning %1$s)'
+    ' insert into partitions.%2$I (%1$s) select %1$s from moved',
+    column_list, partition_name)
+    using lower_bound, upper_bound;
+  get diagnostics moved = row_count;
+
+  -- Attaching creates the partition's indexes, foreign keys and triggers from the parent's.
+  execute format(
+    'alter table public.analytics_events attach partition partitions.%I '
+    'for values from (%L) to (%L)', partition_name, lower_bound, upper_bound);
+  return moved;
+end
+$_$;
 
 --
 -- Name: create_user_profile(); Type: FUNCTION; Schema: private
@@ -41,6 +191,25 @@ begin
     new.last_sign_in_at
   );
   return null;
+end
+$$;
+
+--
+-- Name: guard_comment_columns(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.guard_comment_columns() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  if new.id <> old.id or new.session_id <> old.session_id
+     or new.version is distinct from old.version or new.author_id <> old.author_id
+     or new.created_at <> old.created_at then
+    raise exception 'only the body of a comment can change'
+      using errcode = '42501', hint = 'delete the comment and write a new one';
+  end if;
+  return new;
 end
 $$;
 
@@ -143,6 +312,145 @@ end
 $$;
 
 --
+-- Name: guard_shared_session_edit(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.guard_shared_session_edit() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  caller uuid := (select auth.uid());
+begin
+  if caller is null or caller = old.user_id then
+    return new;
+  end if;
+  if new.status is distinct from old.status then
+    raise exception 'only the owner of session % can change its status', old.id
+      using errcode = '42501', hint = 'an editor may change the IR only';
+  end if;
+  if new.prompt is distinct from old.prompt then
+    raise exception 'only the owner of session % can change its prompt', old.id
+      using errcode = '42501', hint = 'an editor may change the IR only';
+  end if;
+  if new.metadata is distinct from old.metadata then
+    raise exception 'only the owner of session % can change its holes and assists', old.id
+      using errcode = '42501', hint = 'an editor may change the IR only';
+  end if;
+  return new;
+end
+$$;
+
+--
+-- Name: maintain_analytics_events_partitions(integer, integer, text); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.maintain_analytics_events_partitions(months_ahead integer DEFAULT 3, retention_months integer DEFAULT NULL::integer, expired_action text DEFAULT 'detach'::text) RETURNS TABLE(action text, partition_name text, row_count bigint)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET lock_timeout TO '5s'
+    AS $$
+declare
+  this_month date := date_trunc('month', now() at time zone 'UTC')::date;
+  cutoff timestamptz;
+  month date;
+  expired record;
+begin
+  if months_ahead is null or months_ahead not between 0 and 120 then
+    raise exception 'months_ahead must be between 0 and 120, not %',
+      coalesce(months_ahead::text, 'null')
+      using errcode = '22023';
+  end if;
+  if retention_months < 0 then
+    raise exception 'retention_months must be 0 or more (or null: keep everything), not %',
+      retention_months
+      using errcode = '22023';
+  end if;
+  if expired_action is null or expired_action not in ('detach', 'drop') then
+    raise exception 'expired_action must be detach or drop, not %',
+      coalesce(expired_action, 'null')
+      using errcode = '22023';
+  end if;
+
+  -- 1. Months stranded in the default partition.
+  for month in
+    select distinct date_trunc('month', d.created_at at time zone 'UTC')::date
+      from partitions.analytics_events_default as d
+     order by 1
+  loop
+    action := 'created';
+    partition_name := format('partitions.analytics_events_p%s', to_char(month, 'YYYY_MM'));
+    row_count := private.create_analytics_events_partition(month);
+    return next;
+  end loop;
+
+  -- 2. This month and the months ahead.
+  for month in
+    select (this_month + make_interval(months => m))::date
+      from generate_series(0, months_ahead) as m
+  loop
+    if not exists (
+      select from private.analytics_events_partitions() as p
+       where p.range_from = month::timestamp at time zone 'UTC'
+    ) then
+      action := 'created';
+      partition_name := format('partitions.analytics_events_p%s', to_char(month, 'YYYY_MM'));
+      row_count := private.create_analytics_events_partition(month);
+      return next;
+    end if;
+  end loop;
+
+  -- 3. Retention.
+  if retention_months is null then
+    return;
+  end if;
+  cutoff := (this_month - make_interval(months => retention_months))::timestamp at time zone 'UTC';
+  for expired in
+    select p.partition_name
+      from private.analytics_events_partitions() as p
+     where p.range_to <= cutoff
+     order by p.range_from
+  loop
+    partition_name := expired.partition_name;
+    row_count := null;
+    if expired_action = 'drop' then
+      execute format('drop table %s', expired.partition_name);
+      action := 'dropped';
+    else
+      execute format('alter table public.analytics_events detach partition %s',
+                     expired.partition_name);
+      action := 'detached';
+    end if;
+    return next;
+  end loop;
+end
+$$;
+
+--
+-- Name: owned_session_ids(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.owned_session_ids() RETURNS SETOF uuid
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select s.id from public.sessions as s where s.user_id = (select auth.uid())
+$$;
+
+--
+-- Name: readable_session_ids(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.readable_session_ids() RETURNS SETOF uuid
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select s.id from public.sessions as s where s.user_id = (select auth.uid())
+  union all
+  select sh.session_id from public.session_shares as sh where sh.user_id = (select auth.uid())
+$$;
+
+--
 -- Name: record_provider_user_id(); Type: FUNCTION; Schema: private
 --
 
@@ -199,6 +507,20 @@ end
 $$;
 
 --
+-- Name: shared_session_ids(text); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.shared_session_ids(with_role text DEFAULT NULL::text) RETURNS SETOF uuid
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select sh.session_id
+    from public.session_shares as sh
+   where sh.user_id = (select auth.uid())
+     and (shared_session_ids.with_role is null or sh.role = shared_session_ids.with_role)
+$$;
+
+--
 -- Name: sync_user_profile(); Type: FUNCTION; Schema: private
 --
 
@@ -212,6 +534,20 @@ begin
          last_login_at = new.last_sign_in_at
    where u.id = new.id;
   return null;
+end
+$$;
+
+--
+-- Name: touch_updated_at(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.touch_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+  new.updated_at := now();
+  return new;
 end
 $$;
 
@@ -485,6 +821,208 @@ $$;
 COMMENT ON FUNCTION public.update_session_ir(session_id uuid, ir jsonb, expected_version integer, change_description text) IS 'Writes a new IR version. expected_version: the ir_version the caller read (null: no check); stale -> SQLSTATE PT409. change_description is stored with the version.';
 
 --
+-- Name: analytics_events; Type: TABLE; Schema: public
+--
+
+CREATE TABLE public.analytics_events (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    session_id uuid,
+    user_id uuid DEFAULT auth.uid() NOT NULL,
+    event_type text NOT NULL,
+    event_data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    latency_ms integer,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT analytics_events_event_data_object CHECK ((jsonb_typeof(event_data) = 'object'::text)),
+    CONSTRAINT analytics_events_event_data_size CHECK ((octet_length((event_data)::text) <= 65536)),
+    CONSTRAINT analytics_events_event_type_format CHECK ((event_type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text)),
+    CONSTRAINT analytics_events_latency_ms_not_negative CHECK ((latency_ms >= 0)),
+    CONSTRAINT analytics_events_prompt_type_text CHECK ((((event_data -> 'prompt_type'::text) IS NULL) OR (jsonb_typeof((event_data -> 'prompt_type'::text)) = 'string'::text)))
+)
+PARTITION BY RANGE (created_at);
+
+--
+-- Name: TABLE analytics_events; Type: COMMENT; Schema: public
+--
+
+COMMENT ON TABLE public.analytics_events IS 'Append-only usage events, partitioned by month on created_at (partitions in schema partitions).';
+
+--
+-- Name: COLUMN analytics_events.event_data; Type: COMMENT; Schema: public
+--
+
+COMMENT ON COLUMN public.analytics_events.event_data IS 'JSON object; prompt_type (string) classifies the prompt for the analytics views.';
+
+--
+-- Name: COLUMN analytics_events.latency_ms; Type: COMMENT; Schema: public
+--
+
+COMMENT ON COLUMN public.analytics_events.latency_ms IS 'How long the step took, in milliseconds (0 or more); null when not timed.';
+
+--
+-- Name: analytics_events_default; Type: TABLE; Schema: partitions
+--
+
+CREATE TABLE partitions.analytics_events_default (
+    id uuid DEFAULT gen_random_uuid() CONSTRAINT analytics_events_id_not_null NOT NULL,
+    session_id uuid,
+    user_id uuid DEFAULT auth.uid() CONSTRAINT analytics_events_user_id_not_null NOT NULL,
+    event_type text CONSTRAINT analytics_events_event_type_not_null NOT NULL,
+    event_data jsonb DEFAULT '{}'::jsonb CONSTRAINT analytics_events_event_data_not_null NOT NULL,
+    latency_ms integer,
+    created_at timestamp with time zone DEFAULT now() CONSTRAINT analytics_events_created_at_not_null NOT NULL,
+    CONSTRAINT analytics_events_event_data_object CHECK ((jsonb_typeof(event_data) = 'object'::text)),
+    CONSTRAINT analytics_events_event_data_size CHECK ((octet_length((event_data)::text) <= 65536)),
+    CONSTRAINT analytics_events_event_type_format CHECK ((event_type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text)),
+    CONSTRAINT analytics_events_latency_ms_not_negative CHECK ((latency_ms >= 0)),
+    CONSTRAINT analytics_events_prompt_type_text CHECK ((((event_data -> 'prompt_type'::text) IS NULL) OR (jsonb_typeof((event_data -> 'prompt_type'::text)) = 'string'::text)))
+);
+
+--
+-- Name: analytics_latency_by_event_type; Type: VIEW; Schema: public
+--
+
+CREATE VIEW public.analytics_latency_by_event_type WITH (security_invoker='true') AS
+ SELECT user_id,
+    event_type,
+    count(*) AS events,
+    percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY ((latency_ms)::double precision)) AS p50_ms,
+    percentile_cont((0.9)::double precision) WITHIN GROUP (ORDER BY ((latency_ms)::double precision)) AS p90_ms,
+    percentile_cont((0.95)::double precision) WITHIN GROUP (ORDER BY ((latency_ms)::double precision)) AS p95_ms,
+    percentile_cont((0.99)::double precision) WITHIN GROUP (ORDER BY ((latency_ms)::double precision)) AS p99_ms,
+    max(latency_ms) AS max_ms
+   FROM public.analytics_events e
+  WHERE (latency_ms IS NOT NULL)
+  GROUP BY user_id, event_type;
+
+--
+-- Name: VIEW analytics_latency_by_event_type; Type: COMMENT; Schema: public
+--
+
+COMMENT ON VIEW public.analytics_latency_by_event_type IS 'Per user and event type: latency percentiles (ms) over the events that carry a latency.';
+
+--
+-- Name: analytics_latency_by_prompt_type; Type: VIEW; Schema: public
+--
+
+CREATE VIEW public.analytics_latency_by_prompt_type WITH (security_invoker='true') AS
+ SELECT user_id,
+    COALESCE((event_data ->> 'prompt_type'::text), 'unspecified'::text) AS prompt_type,
+    count(*) AS events,
+    percentile_cont((0.5)::double precision) WITHIN GROUP (ORDER BY ((latency_ms)::double precision)) AS p50_ms,
+    percentile_cont((0.9)::double precision) WITHIN GROUP (ORDER BY ((latency_ms)::double precision)) AS p90_ms,
+    percentile_cont((0.95)::double precision) WITHIN GROUP (ORDER BY ((latency_ms)::double precision)) AS p95_ms,
+    percentile_cont((0.99)::double precision) WITHIN GROUP (ORDER BY ((latency_ms)::double precision)) AS p99_ms,
+    max(latency_ms) AS max_ms
+   FROM public.analytics_events e
+  WHERE (latency_ms IS NOT NULL)
+  GROUP BY user_id, COALESCE((event_data ->> 'prompt_type'::text), 'unspecified'::text);
+
+--
+-- Name: VIEW analytics_latency_by_prompt_type; Type: COMMENT; Schema: public
+--
+
+COMMENT ON VIEW public.analytics_latency_by_prompt_type IS 'Per user and prompt type: latency percentiles (ms) over the events that carry a latency.';
+
+--
+-- Name: analytics_success_rates; Type: VIEW; Schema: public
+--
+
+CREATE VIEW public.analytics_success_rates WITH (security_invoker='true') AS
+ SELECT user_id,
+    COALESCE((event_data ->> 'prompt_type'::text), 'unspecified'::text) AS prompt_type,
+    count(*) FILTER (WHERE (event_type = 'session_finalized'::text)) AS finalized,
+    count(*) FILTER (WHERE (event_type = 'session_abandoned'::text)) AS abandoned,
+    round(((count(*) FILTER (WHERE (event_type = 'session_finalized'::text)))::numeric / (count(*))::numeric), 4) AS success_rate
+   FROM public.analytics_events e
+  WHERE (event_type = ANY (ARRAY['session_finalized'::text, 'session_abandoned'::text]))
+  GROUP BY user_id, COALESCE((event_data ->> 'prompt_type'::text), 'unspecified'::text);
+
+--
+-- Name: VIEW analytics_success_rates; Type: COMMENT; Schema: public
+--
+
+COMMENT ON VIEW public.analytics_success_rates IS 'Per user and prompt type: sessions finalized vs abandoned, and the share finalized.';
+
+--
+-- Name: comments; Type: TABLE; Schema: public
+--
+
+CREATE TABLE public.comments (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    session_id uuid NOT NULL,
+    version integer,
+    author_id uuid DEFAULT auth.uid() NOT NULL,
+    body text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT comments_body_length CHECK ((char_length(body) <= 10000)),
+    CONSTRAINT comments_body_not_blank CHECK ((body ~ '\S'::text))
+);
+
+--
+-- Name: TABLE comments; Type: COMMENT; Schema: public
+--
+
+COMMENT ON TABLE public.comments IS 'Comments on a session''s IR, optionally on one version; readable by whoever reads the session.';
+
+--
+-- Name: COLUMN comments.version; Type: COMMENT; Schema: public
+--
+
+COMMENT ON COLUMN public.comments.version IS 'The IR version the comment is about (session_history.version), or null for the session.';
+
+--
+-- Name: favourite_repositories; Type: TABLE; Schema: public
+--
+
+CREATE TABLE public.favourite_repositories (
+    user_id uuid DEFAULT auth.uid() NOT NULL,
+    repository_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: TABLE favourite_repositories; Type: COMMENT; Schema: public
+--
+
+COMMENT ON TABLE public.favourite_repositories IS 'A user''s favourite repositories among their own cached ones.';
+
+--
+-- Name: repositories; Type: TABLE; Schema: public
+--
+
+CREATE TABLE public.repositories (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid DEFAULT auth.uid() NOT NULL,
+    provider text DEFAULT 'github'::text NOT NULL,
+    owner text NOT NULL,
+    name text NOT NULL,
+    default_branch text,
+    is_private boolean DEFAULT false NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    fetched_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT repositories_default_branch_length CHECK (((char_length(default_branch) >= 1) AND (char_length(default_branch) <= 255))),
+    CONSTRAINT repositories_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT repositories_metadata_size CHECK ((octet_length((metadata)::text) <= 262144)),
+    CONSTRAINT repositories_name_format CHECK ((((char_length(name) >= 1) AND (char_length(name) <= 100)) AND (name !~ '[/[:space:][:cntrl:]]'::text))),
+    CONSTRAINT repositories_owner_format CHECK ((((char_length(owner) >= 1) AND (char_length(owner) <= 255)) AND (owner !~ '[[:space:][:cntrl:]]'::text))),
+    CONSTRAINT repositories_provider_format CHECK ((provider ~ '^[a-z][a-z0-9-]{0,31}$'::text))
+);
+
+--
+-- Name: TABLE repositories; Type: COMMENT; Schema: public
+--
+
+COMMENT ON TABLE public.repositories IS 'Per-user cache of repository metadata fetched from the provider (GitHub); never shared.';
+
+--
+-- Name: COLUMN repositories.metadata; Type: COMMENT; Schema: public
+--
+
+COMMENT ON COLUMN public.repositories.metadata IS 'The provider''s raw repository object (JSON), as fetched at fetched_at.';
+
+--
 -- Name: session_embeddings; Type: TABLE; Schema: public
 --
 
@@ -562,6 +1100,44 @@ CREATE TABLE public.session_history (
 COMMENT ON TABLE public.session_history IS 'Append-only record of every IR of a session, written by the database; version 1, 2, 3…';
 
 --
+-- Name: session_shares; Type: TABLE; Schema: public
+--
+
+CREATE TABLE public.session_shares (
+    session_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    role text DEFAULT 'viewer'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT session_shares_role_valid CHECK ((role = ANY (ARRAY['viewer'::text, 'editor'::text])))
+);
+
+--
+-- Name: TABLE session_shares; Type: COMMENT; Schema: public
+--
+
+COMMENT ON TABLE public.session_shares IS 'Who else may read (viewer) or also write the IR of (editor) a session; managed by its owner.';
+
+--
+-- Name: user_preferences; Type: TABLE; Schema: public
+--
+
+CREATE TABLE public.user_preferences (
+    user_id uuid DEFAULT auth.uid() NOT NULL,
+    settings jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT user_preferences_settings_object CHECK ((jsonb_typeof(settings) = 'object'::text)),
+    CONSTRAINT user_preferences_settings_size CHECK ((octet_length((settings)::text) <= 65536))
+);
+
+--
+-- Name: TABLE user_preferences; Type: COMMENT; Schema: public
+--
+
+COMMENT ON TABLE public.user_preferences IS 'One settings object (JSON) per user; its keys belong to the app.';
+
+--
 -- Name: users; Type: TABLE; Schema: public
 --
 
@@ -595,6 +1171,54 @@ COMMENT ON COLUMN public.users.provider_user_id IS 'The id the sign-in provider 
 COMMENT ON COLUMN public.users.display_name IS 'The only column a user may change; id, email and provider follow Auth.';
 
 --
+-- Name: analytics_events_default; Type: TABLE ATTACH; Schema: partitions
+--
+
+ALTER TABLE ONLY public.analytics_events ATTACH PARTITION partitions.analytics_events_default DEFAULT;
+
+--
+-- Name: analytics_events analytics_events_pkey; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.analytics_events
+    ADD CONSTRAINT analytics_events_pkey PRIMARY KEY (id, created_at);
+
+--
+-- Name: analytics_events_default analytics_events_default_pkey; Type: CONSTRAINT; Schema: partitions
+--
+
+ALTER TABLE ONLY partitions.analytics_events_default
+    ADD CONSTRAINT analytics_events_default_pkey PRIMARY KEY (id, created_at);
+
+--
+-- Name: comments comments_pkey; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.comments
+    ADD CONSTRAINT comments_pkey PRIMARY KEY (id);
+
+--
+-- Name: favourite_repositories favourite_repositories_pkey; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.favourite_repositories
+    ADD CONSTRAINT favourite_repositories_pkey PRIMARY KEY (user_id, repository_id);
+
+--
+-- Name: repositories repositories_id_user_id_key; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.repositories
+    ADD CONSTRAINT repositories_id_user_id_key UNIQUE (id, user_id);
+
+--
+-- Name: repositories repositories_pkey; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.repositories
+    ADD CONSTRAINT repositories_pkey PRIMARY KEY (id);
+
+--
 -- Name: session_embeddings session_embeddings_pkey; Type: CONSTRAINT; Schema: public
 --
 
@@ -609,11 +1233,25 @@ ALTER TABLE ONLY public.session_history
     ADD CONSTRAINT session_history_pkey PRIMARY KEY (session_id, version);
 
 --
+-- Name: session_shares session_shares_pkey; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.session_shares
+    ADD CONSTRAINT session_shares_pkey PRIMARY KEY (session_id, user_id);
+
+--
 -- Name: sessions sessions_pkey; Type: CONSTRAINT; Schema: public
 --
 
 ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_pkey PRIMARY KEY (id);
+
+--
+-- Name: user_preferences user_preferences_pkey; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.user_preferences
+    ADD CONSTRAINT user_preferences_pkey PRIMARY KEY (user_id);
 
 --
 -- Name: users users_pkey; Type: CONSTRAINT; Schema: public
@@ -630,10 +1268,70 @@ ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_provider_user_id_key UNIQUE (provider, provider_user_id);
 
 --
+-- Name: analytics_events_event_type_created_at_idx; Type: INDEX; Schema: public
+--
+
+CREATE INDEX analytics_events_event_type_created_at_idx ON ONLY public.analytics_events USING btree (event_type, created_at DESC);
+
+--
+-- Name: analytics_events_default_event_type_created_at_idx; Type: INDEX; Schema: partitions
+--
+
+CREATE INDEX analytics_events_default_event_type_created_at_idx ON partitions.analytics_events_default USING btree (event_type, created_at DESC);
+
+--
+-- Name: analytics_events_session_id_idx; Type: INDEX; Schema: public
+--
+
+CREATE INDEX analytics_events_session_id_idx ON ONLY public.analytics_events USING btree (session_id);
+
+--
+-- Name: analytics_events_default_session_id_idx; Type: INDEX; Schema: partitions
+--
+
+CREATE INDEX analytics_events_default_session_id_idx ON partitions.analytics_events_default USING btree (session_id);
+
+--
+-- Name: analytics_events_user_id_created_at_idx; Type: INDEX; Schema: public
+--
+
+CREATE INDEX analytics_events_user_id_created_at_idx ON ONLY public.analytics_events USING btree (user_id, created_at DESC);
+
+--
+-- Name: analytics_events_default_user_id_created_at_idx; Type: INDEX; Schema: partitions
+--
+
+CREATE INDEX analytics_events_default_user_id_created_at_idx ON partitions.analytics_events_default USING btree (user_id, created_at DESC);
+
+--
+-- Name: comments_author_id_idx; Type: INDEX; Schema: public
+--
+
+CREATE INDEX comments_author_id_idx ON public.comments USING btree (author_id);
+
+--
+-- Name: comments_session_id_version_idx; Type: INDEX; Schema: public
+--
+
+CREATE INDEX comments_session_id_version_idx ON public.comments USING btree (session_id, version);
+
+--
+-- Name: repositories_user_id_provider_owner_name_key; Type: INDEX; Schema: public
+--
+
+CREATE UNIQUE INDEX repositories_user_id_provider_owner_name_key ON public.repositories USING btree (user_id, provider, lower(owner), lower(name));
+
+--
 -- Name: session_embeddings_embedding_idx; Type: INDEX; Schema: public
 --
 
 CREATE INDEX session_embeddings_embedding_idx ON public.session_embeddings USING hnsw (embedding extensions.vector_cosine_ops) WITH (m='16', ef_construction='64');
+
+--
+-- Name: session_shares_user_id_session_id_idx; Type: INDEX; Schema: public
+--
+
+CREATE INDEX session_shares_user_id_session_id_idx ON public.session_shares USING btree (user_id, session_id);
 
 --
 -- Name: sessions_created_at_idx; Type: INDEX; Schema: public
@@ -660,6 +1358,30 @@ CREATE INDEX sessions_user_id_created_at_idx ON public.sessions USING btree (use
 CREATE INDEX sessions_user_id_status_created_at_idx ON public.sessions USING btree (user_id, status, created_at DESC);
 
 --
+-- Name: analytics_events_default_event_type_created_at_idx; Type: INDEX ATTACH; Schema: partitions
+--
+
+ALTER INDEX public.analytics_events_event_type_created_at_idx ATTACH PARTITION partitions.analytics_events_default_event_type_created_at_idx;
+
+--
+-- Name: analytics_events_default_pkey; Type: INDEX ATTACH; Schema: partitions
+--
+
+ALTER INDEX public.analytics_events_pkey ATTACH PARTITION partitions.analytics_events_default_pkey;
+
+--
+-- Name: analytics_events_default_session_id_idx; Type: INDEX ATTACH; Schema: partitions
+--
+
+ALTER INDEX public.analytics_events_session_id_idx ATTACH PARTITION partitions.analytics_events_default_session_id_idx;
+
+--
+-- Name: analytics_events_default_user_id_created_at_idx; Type: INDEX ATTACH; Schema: partitions
+--
+
+ALTER INDEX public.analytics_events_user_id_created_at_idx ATTACH PARTITION partitions.analytics_events_default_user_id_created_at_idx;
+
+--
 -- Name: identities on_auth_identity_created; Type: TRIGGER; Schema: auth; Owner: supabase_auth_admin
 --
 
@@ -678,6 +1400,24 @@ CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXEC
 CREATE TRIGGER on_auth_user_updated AFTER UPDATE OF email, last_sign_in_at ON auth.users FOR EACH ROW WHEN ((((old.email)::text IS DISTINCT FROM (new.email)::text) OR (old.last_sign_in_at IS DISTINCT FROM new.last_sign_in_at))) EXECUTE FUNCTION private.sync_user_profile();
 
 --
+-- Name: analytics_events analytics_events_check_session; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER analytics_events_check_session BEFORE INSERT ON public.analytics_events FOR EACH ROW EXECUTE FUNCTION private.check_event_session();
+
+--
+-- Name: comments comments_guard_columns; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER comments_guard_columns BEFORE UPDATE ON public.comments FOR EACH ROW EXECUTE FUNCTION private.guard_comment_columns();
+
+--
+-- Name: comments comments_touch_updated_at; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER comments_touch_updated_at BEFORE INSERT OR UPDATE ON public.comments FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
+--
 -- Name: session_embeddings session_embeddings_guard; Type: TRIGGER; Schema: public
 --
 
@@ -690,10 +1430,28 @@ CREATE TRIGGER session_embeddings_guard BEFORE INSERT OR UPDATE ON public.sessio
 CREATE TRIGGER session_history_append_only BEFORE UPDATE ON public.session_history FOR EACH ROW EXECUTE FUNCTION private.refuse_history_update();
 
 --
+-- Name: session_shares session_shares_check; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER session_shares_check BEFORE INSERT OR UPDATE ON public.session_shares FOR EACH ROW EXECUTE FUNCTION private.check_session_share();
+
+--
+-- Name: session_shares session_shares_touch_updated_at; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER session_shares_touch_updated_at BEFORE INSERT OR UPDATE ON public.session_shares FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
+--
 -- Name: sessions sessions_guard_columns; Type: TRIGGER; Schema: public
 --
 
 CREATE TRIGGER sessions_guard_columns BEFORE INSERT OR UPDATE ON public.sessions FOR EACH ROW EXECUTE FUNCTION private.guard_session_columns();
+
+--
+-- Name: sessions sessions_guard_shared_edits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER sessions_guard_shared_edits BEFORE UPDATE ON public.sessions FOR EACH ROW EXECUTE FUNCTION private.guard_shared_session_edit();
 
 --
 -- Name: sessions sessions_record_history; Type: TRIGGER; Schema: public
@@ -706,6 +1464,61 @@ CREATE TRIGGER sessions_record_history AFTER INSERT OR UPDATE OF current_ir ON p
 --
 
 CREATE TRIGGER sessions_version_ir BEFORE INSERT OR UPDATE OF current_ir ON public.sessions FOR EACH ROW EXECUTE FUNCTION private.version_session_ir();
+
+--
+-- Name: user_preferences user_preferences_touch_updated_at; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER user_preferences_touch_updated_at BEFORE INSERT OR UPDATE ON public.user_preferences FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
+--
+-- Name: analytics_events analytics_events_session_id_fkey; Type: FK CONSTRAINT; Schema: public
+--
+
+ALTER TABLE public.analytics_events
+    ADD CONSTRAINT analytics_events_session_id_fkey FOREIGN KEY (session_id) REFERENCES public.sessions(id) ON DELETE SET NULL;
+
+--
+-- Name: analytics_events analytics_events_user_id_fkey; Type: FK CONSTRAINT; Schema: public
+--
+
+ALTER TABLE public.analytics_events
+    ADD CONSTRAINT analytics_events_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: comments comments_author_id_fkey; Type: FK CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.comments
+    ADD CONSTRAINT comments_author_id_fkey FOREIGN KEY (author_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: comments comments_session_id_fkey; Type: FK CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.comments
+    ADD CONSTRAINT comments_session_id_fkey FOREIGN KEY (session_id) REFERENCES public.sessions(id) ON DELETE CASCADE;
+
+--
+-- Name: comments comments_version_fkey; Type: FK CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.comments
+    ADD CONSTRAINT comments_version_fkey FOREIGN KEY (session_id, version) REFERENCES public.session_history(session_id, version) ON DELETE CASCADE;
+
+--
+-- Name: favourite_repositories favourite_repositories_repository_fkey; Type: FK CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.favourite_repositories
+    ADD CONSTRAINT favourite_repositories_repository_fkey FOREIGN KEY (repository_id, user_id) REFERENCES public.repositories(id, user_id) ON DELETE CASCADE;
+
+--
+-- Name: repositories repositories_user_id_fkey; Type: FK CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.repositories
+    ADD CONSTRAINT repositories_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 --
 -- Name: session_embeddings session_embeddings_session_id_fkey; Type: FK CONSTRAINT; Schema: public
@@ -722,6 +1535,20 @@ ALTER TABLE ONLY public.session_history
     ADD CONSTRAINT session_history_session_id_fkey FOREIGN KEY (session_id) REFERENCES public.sessions(id) ON DELETE CASCADE;
 
 --
+-- Name: session_shares session_shares_session_id_fkey; Type: FK CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.session_shares
+    ADD CONSTRAINT session_shares_session_id_fkey FOREIGN KEY (session_id) REFERENCES public.sessions(id) ON DELETE CASCADE;
+
+--
+-- Name: session_shares session_shares_user_id_fkey; Type: FK CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.session_shares
+    ADD CONSTRAINT session_shares_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
 -- Name: sessions sessions_user_id_fkey; Type: FK CONSTRAINT; Schema: public
 --
 
@@ -729,11 +1556,126 @@ ALTER TABLE ONLY public.sessions
     ADD CONSTRAINT sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 --
+-- Name: user_preferences user_preferences_user_id_fkey; Type: FK CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.user_preferences
+    ADD CONSTRAINT user_preferences_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
 -- Name: users users_id_fkey; Type: FK CONSTRAINT; Schema: public
 --
 
 ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_id_fkey FOREIGN KEY (id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+--
+-- Name: analytics_events_default; Type: ROW SECURITY; Schema: partitions
+--
+
+ALTER TABLE partitions.analytics_events_default ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: analytics_events; Type: ROW SECURITY; Schema: public
+--
+
+ALTER TABLE public.analytics_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: analytics_events analytics_events_insert_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY analytics_events_insert_own ON public.analytics_events FOR INSERT TO authenticated WITH CHECK (((user_id = ( SELECT auth.uid() AS uid)) AND ((session_id IS NULL) OR (session_id IN ( SELECT private.readable_session_ids() AS readable_session_ids)))));
+
+--
+-- Name: analytics_events analytics_events_select_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY analytics_events_select_own ON public.analytics_events FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: comments; Type: ROW SECURITY; Schema: public
+--
+
+ALTER TABLE public.comments ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: comments comments_delete_author_or_owner; Type: POLICY; Schema: public
+--
+
+CREATE POLICY comments_delete_author_or_owner ON public.comments FOR DELETE TO authenticated USING (((session_id IN ( SELECT private.readable_session_ids() AS readable_session_ids)) AND ((author_id = ( SELECT auth.uid() AS uid)) OR (session_id IN ( SELECT private.owned_session_ids() AS owned_session_ids)))));
+
+--
+-- Name: comments comments_insert_reader; Type: POLICY; Schema: public
+--
+
+CREATE POLICY comments_insert_reader ON public.comments FOR INSERT TO authenticated WITH CHECK (((author_id = ( SELECT auth.uid() AS uid)) AND (session_id IN ( SELECT private.readable_session_ids() AS readable_session_ids))));
+
+--
+-- Name: comments comments_select_readable; Type: POLICY; Schema: public
+--
+
+CREATE POLICY comments_select_readable ON public.comments FOR SELECT TO authenticated USING ((session_id IN ( SELECT private.readable_session_ids() AS readable_session_ids)));
+
+--
+-- Name: comments comments_update_author; Type: POLICY; Schema: public
+--
+
+CREATE POLICY comments_update_author ON public.comments FOR UPDATE TO authenticated USING (((author_id = ( SELECT auth.uid() AS uid)) AND (session_id IN ( SELECT private.readable_session_ids() AS readable_session_ids)))) WITH CHECK (((author_id = ( SELECT auth.uid() AS uid)) AND (session_id IN ( SELECT private.readable_session_ids() AS readable_session_ids))));
+
+--
+-- Name: favourite_repositories; Type: ROW SECURITY; Schema: public
+--
+
+ALTER TABLE public.favourite_repositories ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: favourite_repositories favourite_repositories_delete_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY favourite_repositories_delete_own ON public.favourite_repositories FOR DELETE TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: favourite_repositories favourite_repositories_insert_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY favourite_repositories_insert_own ON public.favourite_repositories FOR INSERT TO authenticated WITH CHECK ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: favourite_repositories favourite_repositories_select_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY favourite_repositories_select_own ON public.favourite_repositories FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: repositories; Type: ROW SECURITY; Schema: public
+--
+
+ALTER TABLE public.repositories ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: repositories repositories_delete_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY repositories_delete_own ON public.repositories FOR DELETE TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: repositories repositories_insert_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY repositories_insert_own ON public.repositories FOR INSERT TO authenticated WITH CHECK ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: repositories repositories_select_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY repositories_select_own ON public.repositories FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: repositories repositories_update_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY repositories_update_own ON public.repositories FOR UPDATE TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid))) WITH CHECK ((user_id = ( SELECT auth.uid() AS uid)));
 
 --
 -- Name: session_embeddings; Type: ROW SECURITY; Schema: public
@@ -782,12 +1724,40 @@ CREATE POLICY session_embeddings_update_own ON public.session_embeddings FOR UPD
 ALTER TABLE public.session_history ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: session_history session_history_select_own; Type: POLICY; Schema: public
+-- Name: session_history session_history_select_readable; Type: POLICY; Schema: public
 --
 
-CREATE POLICY session_history_select_own ON public.session_history FOR SELECT TO authenticated USING ((session_id IN ( SELECT s.id
-   FROM public.sessions s
-  WHERE (s.user_id = ( SELECT auth.uid() AS uid)))));
+CREATE POLICY session_history_select_readable ON public.session_history FOR SELECT TO authenticated USING ((session_id IN ( SELECT private.readable_session_ids() AS readable_session_ids)));
+
+--
+-- Name: session_shares; Type: ROW SECURITY; Schema: public
+--
+
+ALTER TABLE public.session_shares ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: session_shares session_shares_delete_owner; Type: POLICY; Schema: public
+--
+
+CREATE POLICY session_shares_delete_owner ON public.session_shares FOR DELETE TO authenticated USING ((session_id IN ( SELECT private.owned_session_ids() AS owned_session_ids)));
+
+--
+-- Name: session_shares session_shares_insert_owner; Type: POLICY; Schema: public
+--
+
+CREATE POLICY session_shares_insert_owner ON public.session_shares FOR INSERT TO authenticated WITH CHECK ((session_id IN ( SELECT private.owned_session_ids() AS owned_session_ids)));
+
+--
+-- Name: session_shares session_shares_select_owner_or_grantee; Type: POLICY; Schema: public
+--
+
+CREATE POLICY session_shares_select_owner_or_grantee ON public.session_shares FOR SELECT TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR (session_id IN ( SELECT private.owned_session_ids() AS owned_session_ids))));
+
+--
+-- Name: session_shares session_shares_update_owner; Type: POLICY; Schema: public
+--
+
+CREATE POLICY session_shares_update_owner ON public.session_shares FOR UPDATE TO authenticated USING ((session_id IN ( SELECT private.owned_session_ids() AS owned_session_ids))) WITH CHECK ((session_id IN ( SELECT private.owned_session_ids() AS owned_session_ids)));
 
 --
 -- Name: sessions; Type: ROW SECURITY; Schema: public
@@ -808,16 +1778,46 @@ CREATE POLICY sessions_delete_own ON public.sessions FOR DELETE TO authenticated
 CREATE POLICY sessions_insert_own ON public.sessions FOR INSERT TO authenticated WITH CHECK ((user_id = ( SELECT auth.uid() AS uid)));
 
 --
--- Name: sessions sessions_select_own; Type: POLICY; Schema: public
+-- Name: sessions sessions_select_own_or_shared; Type: POLICY; Schema: public
 --
 
-CREATE POLICY sessions_select_own ON public.sessions FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+CREATE POLICY sessions_select_own_or_shared ON public.sessions FOR SELECT TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR (id IN ( SELECT private.shared_session_ids() AS shared_session_ids))));
 
 --
--- Name: sessions sessions_update_own; Type: POLICY; Schema: public
+-- Name: sessions sessions_update_own_or_editor; Type: POLICY; Schema: public
 --
 
-CREATE POLICY sessions_update_own ON public.sessions FOR UPDATE TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid))) WITH CHECK ((user_id = ( SELECT auth.uid() AS uid)));
+CREATE POLICY sessions_update_own_or_editor ON public.sessions FOR UPDATE TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR (id IN ( SELECT private.shared_session_ids('editor'::text) AS shared_session_ids)))) WITH CHECK (((user_id = ( SELECT auth.uid() AS uid)) OR (id IN ( SELECT private.shared_session_ids('editor'::text) AS shared_session_ids))));
+
+--
+-- Name: user_preferences; Type: ROW SECURITY; Schema: public
+--
+
+ALTER TABLE public.user_preferences ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: user_preferences user_preferences_delete_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY user_preferences_delete_own ON public.user_preferences FOR DELETE TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: user_preferences user_preferences_insert_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY user_preferences_insert_own ON public.user_preferences FOR INSERT TO authenticated WITH CHECK ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: user_preferences user_preferences_select_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY user_preferences_select_own ON public.user_preferences FOR SELECT TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: user_preferences user_preferences_update_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY user_preferences_update_own ON public.user_preferences FOR UPDATE TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid))) WITH CHECK ((user_id = ( SELECT auth.uid() AS uid)));
 
 --
 -- Name: users; Type: ROW SECURITY; Schema: public
@@ -838,10 +1838,58 @@ CREATE POLICY users_select_own ON public.users FOR SELECT TO authenticated USING
 CREATE POLICY users_update_own ON public.users FOR UPDATE TO authenticated USING ((id = ( SELECT auth.uid() AS uid))) WITH CHECK ((id = ( SELECT auth.uid() AS uid)));
 
 --
+-- Name: supabase_realtime comments; Type: PUBLICATION TABLE; Schema: public
+--
+
+ALTER PUBLICATION supabase_realtime ADD TABLE ONLY public.comments;
+
+--
+-- Name: supabase_realtime session_history; Type: PUBLICATION TABLE; Schema: public
+--
+
+ALTER PUBLICATION supabase_realtime ADD TABLE ONLY public.session_history;
+
+--
+-- Name: supabase_realtime sessions; Type: PUBLICATION TABLE; Schema: public
+--
+
+ALTER PUBLICATION supabase_realtime ADD TABLE ONLY public.sessions;
+
+--
+-- Name: FUNCTION analytics_events_partitions(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.analytics_events_partitions() FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_event_session(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.check_event_session() FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_session_share(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.check_session_share() FROM PUBLIC;
+
+--
+-- Name: FUNCTION create_analytics_events_partition(month date); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.create_analytics_events_partition(month date) FROM PUBLIC;
+
+--
 -- Name: FUNCTION create_user_profile(); Type: ACL; Schema: private
 --
 
 REVOKE ALL ON FUNCTION private.create_user_profile() FROM PUBLIC;
+
+--
+-- Name: FUNCTION guard_comment_columns(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.guard_comment_columns() FROM PUBLIC;
 
 --
 -- Name: FUNCTION guard_session_columns(); Type: ACL; Schema: private
@@ -854,6 +1902,32 @@ REVOKE ALL ON FUNCTION private.guard_session_columns() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION private.guard_session_embedding() FROM PUBLIC;
+
+--
+-- Name: FUNCTION guard_shared_session_edit(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.guard_shared_session_edit() FROM PUBLIC;
+
+--
+-- Name: FUNCTION maintain_analytics_events_partitions(months_ahead integer, retention_months integer, expired_action text); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.maintain_analytics_events_partitions(months_ahead integer, retention_months integer, expired_action text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION owned_session_ids(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.owned_session_ids() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.owned_session_ids() TO authenticated;
+
+--
+-- Name: FUNCTION readable_session_ids(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.readable_session_ids() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.readable_session_ids() TO authenticated;
 
 --
 -- Name: FUNCTION record_provider_user_id(); Type: ACL; Schema: private
@@ -874,10 +1948,23 @@ REVOKE ALL ON FUNCTION private.record_session_history() FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.refuse_history_update() FROM PUBLIC;
 
 --
+-- Name: FUNCTION shared_session_ids(with_role text); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.shared_session_ids(with_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.shared_session_ids(with_role text) TO authenticated;
+
+--
 -- Name: FUNCTION sync_user_profile(); Type: ACL; Schema: private
 --
 
 REVOKE ALL ON FUNCTION private.sync_user_profile() FROM PUBLIC;
+
+--
+-- Name: FUNCTION touch_updated_at(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.touch_updated_at() FROM PUBLIC;
 
 --
 -- Name: FUNCTION version_session_ir(); Type: ACL; Schema: private
@@ -953,6 +2040,181 @@ GRANT ALL ON FUNCTION public.update_session_ir(session_id uuid, ir jsonb, expect
 GRANT ALL ON FUNCTION public.update_session_ir(session_id uuid, ir jsonb, expected_version integer, change_description text) TO service_role;
 
 --
+-- Name: TABLE analytics_events; Type: ACL; Schema: public
+--
+
+GRANT SELECT ON TABLE public.analytics_events TO authenticated;
+GRANT SELECT,INSERT,DELETE ON TABLE public.analytics_events TO service_role;
+
+--
+-- Name: COLUMN analytics_events.session_id; Type: ACL; Schema: public
+--
+
+GRANT INSERT(session_id) ON TABLE public.analytics_events TO authenticated;
+
+--
+-- Name: COLUMN analytics_events.user_id; Type: ACL; Schema: public
+--
+
+GRANT INSERT(user_id) ON TABLE public.analytics_events TO authenticated;
+
+--
+-- Name: COLUMN analytics_events.event_type; Type: ACL; Schema: public
+--
+
+GRANT INSERT(event_type) ON TABLE public.analytics_events TO authenticated;
+
+--
+-- Name: COLUMN analytics_events.event_data; Type: ACL; Schema: public
+--
+
+GRANT INSERT(event_data) ON TABLE public.analytics_events TO authenticated;
+
+--
+-- Name: COLUMN analytics_events.latency_ms; Type: ACL; Schema: public
+--
+
+GRANT INSERT(latency_ms) ON TABLE public.analytics_events TO authenticated;
+
+--
+-- Name: TABLE analytics_latency_by_event_type; Type: ACL; Schema: public
+--
+
+GRANT SELECT ON TABLE public.analytics_latency_by_event_type TO authenticated;
+GRANT SELECT ON TABLE public.analytics_latency_by_event_type TO service_role;
+
+--
+-- Name: TABLE analytics_latency_by_prompt_type; Type: ACL; Schema: public
+--
+
+GRANT SELECT ON TABLE public.analytics_latency_by_prompt_type TO authenticated;
+GRANT SELECT ON TABLE public.analytics_latency_by_prompt_type TO service_role;
+
+--
+-- Name: TABLE analytics_success_rates; Type: ACL; Schema: public
+--
+
+GRANT SELECT ON TABLE public.analytics_success_rates TO authenticated;
+GRANT SELECT ON TABLE public.analytics_success_rates TO service_role;
+
+--
+-- Name: TABLE comments; Type: ACL; Schema: public
+--
+
+GRANT SELECT,DELETE ON TABLE public.comments TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.comments TO service_role;
+
+--
+-- Name: COLUMN comments.id; Type: ACL; Schema: public
+--
+
+GRANT INSERT(id) ON TABLE public.comments TO authenticated;
+
+--
+-- Name: COLUMN comments.session_id; Type: ACL; Schema: public
+--
+
+GRANT INSERT(session_id) ON TABLE public.comments TO authenticated;
+
+--
+-- Name: COLUMN comments.version; Type: ACL; Schema: public
+--
+
+GRANT INSERT(version) ON TABLE public.comments TO authenticated;
+
+--
+-- Name: COLUMN comments.author_id; Type: ACL; Schema: public
+--
+
+GRANT INSERT(author_id) ON TABLE public.comments TO authenticated;
+
+--
+-- Name: COLUMN comments.body; Type: ACL; Schema: public
+--
+
+GRANT INSERT(body),UPDATE(body) ON TABLE public.comments TO authenticated;
+
+--
+-- Name: TABLE favourite_repositories; Type: ACL; Schema: public
+--
+
+GRANT SELECT,DELETE ON TABLE public.favourite_repositories TO authenticated;
+GRANT SELECT,INSERT,DELETE ON TABLE public.favourite_repositories TO service_role;
+
+--
+-- Name: COLUMN favourite_repositories.user_id; Type: ACL; Schema: public
+--
+
+GRANT INSERT(user_id) ON TABLE public.favourite_repositories TO authenticated;
+
+--
+-- Name: COLUMN favourite_repositories.repository_id; Type: ACL; Schema: public
+--
+
+GRANT INSERT(repository_id) ON TABLE public.favourite_repositories TO authenticated;
+
+--
+-- Name: TABLE repositories; Type: ACL; Schema: public
+--
+
+GRANT SELECT,DELETE ON TABLE public.repositories TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.repositories TO service_role;
+
+--
+-- Name: COLUMN repositories.id; Type: ACL; Schema: public
+--
+
+GRANT INSERT(id) ON TABLE public.repositories TO authenticated;
+
+--
+-- Name: COLUMN repositories.user_id; Type: ACL; Schema: public
+--
+
+GRANT INSERT(user_id) ON TABLE public.repositories TO authenticated;
+
+--
+-- Name: COLUMN repositories.provider; Type: ACL; Schema: public
+--
+
+GRANT INSERT(provider) ON TABLE public.repositories TO authenticated;
+
+--
+-- Name: COLUMN repositories.owner; Type: ACL; Schema: public
+--
+
+GRANT INSERT(owner),UPDATE(owner) ON TABLE public.repositories TO authenticated;
+
+--
+-- Name: COLUMN repositories.name; Type: ACL; Schema: public
+--
+
+GRANT INSERT(name),UPDATE(name) ON TABLE public.repositories TO authenticated;
+
+--
+-- Name: COLUMN repositories.default_branch; Type: ACL; Schema: public
+--
+
+GRANT INSERT(default_branch),UPDATE(default_branch) ON TABLE public.repositories TO authenticated;
+
+--
+-- Name: COLUMN repositories.is_private; Type: ACL; Schema: public
+--
+
+GRANT INSERT(is_private),UPDATE(is_private) ON TABLE public.repositories TO authenticated;
+
+--
+-- Name: COLUMN repositories.metadata; Type: ACL; Schema: public
+--
+
+GRANT INSERT(metadata),UPDATE(metadata) ON TABLE public.repositories TO authenticated;
+
+--
+-- Name: COLUMN repositories.fetched_at; Type: ACL; Schema: public
+--
+
+GRANT INSERT(fetched_at),UPDATE(fetched_at) ON TABLE public.repositories TO authenticated;
+
+--
 -- Name: TABLE session_embeddings; Type: ACL; Schema: public
 --
 
@@ -996,6 +2258,50 @@ GRANT SELECT ON TABLE public.session_embedding_status TO service_role;
 
 GRANT SELECT ON TABLE public.session_history TO authenticated;
 GRANT SELECT ON TABLE public.session_history TO service_role;
+
+--
+-- Name: TABLE session_shares; Type: ACL; Schema: public
+--
+
+GRANT SELECT,DELETE ON TABLE public.session_shares TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session_shares TO service_role;
+
+--
+-- Name: COLUMN session_shares.session_id; Type: ACL; Schema: public
+--
+
+GRANT INSERT(session_id) ON TABLE public.session_shares TO authenticated;
+
+--
+-- Name: COLUMN session_shares.user_id; Type: ACL; Schema: public
+--
+
+GRANT INSERT(user_id) ON TABLE public.session_shares TO authenticated;
+
+--
+-- Name: COLUMN session_shares.role; Type: ACL; Schema: public
+--
+
+GRANT INSERT(role),UPDATE(role) ON TABLE public.session_shares TO authenticated;
+
+--
+-- Name: TABLE user_preferences; Type: ACL; Schema: public
+--
+
+GRANT SELECT,DELETE ON TABLE public.user_preferences TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.user_preferences TO service_role;
+
+--
+-- Name: COLUMN user_preferences.user_id; Type: ACL; Schema: public
+--
+
+GRANT INSERT(user_id) ON TABLE public.user_preferences TO authenticated;
+
+--
+-- Name: COLUMN user_preferences.settings; Type: ACL; Schema: public
+--
+
+GRANT INSERT(settings),UPDATE(settings) ON TABLE public.user_preferences TO authenticated;
 
 --
 -- Name: TABLE users; Type: ACL; Schema: public

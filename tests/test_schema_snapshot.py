@@ -86,7 +86,8 @@ def test_a_new_migration_makes_the_committed_snapshot_stale(
     project: Project, notes_snapshot: Snapshot
 ) -> None:
     with pytest.raises(SnapshotError) as caught:
-        snapshot.verify(notes_snapshot, project.root / "docs")
+        # Enough diff lines to reach the new table wherever the growing schema sorts it.
+        snapshot.verify(notes_snapshot, project.root / "docs", max_diff_lines=400)
     message = str(caught.value)
     assert "docs/schema.sql is stale" in message
     assert "docs/ERD.md is stale" in message

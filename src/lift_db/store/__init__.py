@@ -8,6 +8,8 @@ session = alice.create(NewSession(prompt="a todo app"))
 session = alice.update(session.with_ir({"entities": []}), change_description="first IR")
 alice.set_embedding(session.id, embed(session.current_ir), model="m", ir_version=session.ir_version)
 alice.search_similar(embed(query), limit=5)   # the user's most similar sessions, best first
+alice.share(session.id, bob_id, "editor")   # Bob may now write the IR, nothing else
+alice.record_event("ir_generated", session_id=session.id, latency_ms=840)
 """
 
 from lift_db.store.errors import (
@@ -22,11 +24,14 @@ from lift_db.store.factory import make_store
 from lift_db.store.memory import InMemorySessionStore
 from lift_db.store.models import (
     EMBEDDING_DIMENSIONS,
+    AnalyticsEvent,
     HistoryEntry,
     NewSession,
     PromptSession,
     SessionEmbedding,
     SessionStatus,
+    Share,
+    ShareRole,
     SimilarSession,
 )
 from lift_db.store.postgres import PostgresSessionStore
@@ -34,6 +39,7 @@ from lift_db.store.protocol import SessionStore, SessionStoreFactory
 
 __all__ = [
     "EMBEDDING_DIMENSIONS",
+    "AnalyticsEvent",
     "HistoryEntry",
     "InMemorySessionStore",
     "InvalidInputError",
@@ -46,6 +52,8 @@ __all__ = [
     "SessionStatus",
     "SessionStore",
     "SessionStoreFactory",
+    "Share",
+    "ShareRole",
     "SimilarSession",
     "StoreError",
     "StoreUnavailableError",
