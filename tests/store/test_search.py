@@ -18,6 +18,7 @@ from lift_db.store import (
     InvalidInputError,
     NewSession,
     NotFoundError,
+    PermissionDeniedError,
     PostgresSessionStore,
     VersionConflictError,
 )
@@ -289,3 +290,37 @@ def test_the_databases_own_checks_are_invalid_input(
     with pytest.raises(InvalidInputError, match="has 3 dimensions; session embeddings have 1536"):
         alice.search_similar([1.0, 0.0, 0.0])
     assert alice.get_embedding(session.id) is None
+
+
+def test_a_shared_session_is_searchable_by_its_readers_and_embedded_by_its_owner(
+    backend: Backend,
+) -> None:
+    alice_id, victor_id, erin_id = backend.new_user(), backend.new_user(), backend.new_user()
+    alice = backend.factory.for_user(alice_id)
+    victor, erin = backend.factory.for_user(victor_id), backend.factory.for_user(erin_id)
+    shared = alice.create(NewSession(prompt="shared", current_ir=IR))
+    private = alice.create(NewSession(prompt="private", current_ir=IR))
+    alice.set_embedding(shared.id, planar(0), model="m", ir_version=1)
+    alice.set_embedding(private.id, planar(5), model="m", ir_version=1)
+    alice.share(shared.id, victor_id, "viewer")
+    alice.share(shared.id, erin_id, "editor")
+
+    for reader in (victor, erin):
+        assert [r.session_id for r in reader.search_similar(planar(5))] == [shared.id]
+        assert reader.get_embedding(shared.id) == alice.get_embedding(shared.id)
+        assert reader.get_embedding(private.id) is None
+        with pytest.raises(PermissionDeniedError, match="only the owner"):
+            reader.set_embedding(shared.id, planar(90), model="m", ir_version=1)
+
+    # The editor's new IR makes the embedding stale for every reader, until the owner embeds it.
+    seen = erin.get(shared.id)
+    assert seen is not None
+    erin.update(seen.with_ir({"entities": []}))
+    assert [r.is_stale for r in victor.search_similar(planar(0))] == [True]
+    alice.set_embedding(shared.id, planar(0), model="m", ir_version=2)
+    assert [r.is_stale for r in victor.search_similar(planar(0))] == [False]
+
+    alice.unshare(shared.id, victor_id)
+    assert victor.search_similar(planar(0)) == []
+    assert victor.get_embedding(shared.id) is None
+    assert [r.session_id for r in erin.search_similar(planar(0))] == [shared.id]
