@@ -2,7 +2,7 @@
 -- fails when it is stale. What the migrations in supabase/migrations add to or change
 -- in a Supabase database, as `pg_dump --schema-only` writes it after all of them ran
 -- (platform objects left out; an owner is named only when it is not postgres).
--- Migrations: 22, the last 20261126080003_validate_session_json_depth.sql
+-- Migrations: 23, the last 20261126083624_update_session_ir_checks_its_write.sql
 
 --
 -- Name: partitions; Type: SCHEMA; Schema: -
@@ -811,6 +811,12 @@ begin
      set current_ir = update_session_ir.ir
    where s.id = update_session_ir.session_id
   returning s.* into updated;
+  -- The lock above saw the caller's right to write; this UPDATE judged it again, afresh.
+  if not found then
+    raise exception 'session % not found', update_session_ir.session_id
+      using errcode = 'PT404',
+            hint = 'the caller may no longer write this session (its share changed meanwhile)';
+  end if;
   perform set_config('lift.change_description', '', true);
   return updated;
 end

@@ -383,6 +383,7 @@ def test_a_store_update_never_waits_for_the_owners_profile_row(
             writer = threading.Thread(target=update)
             writer.start()
             while not done.is_set():
+                deleter.execute("select pg_stat_clear_snapshot()")
                 blocked = [
                     int(r[0])
                     for r in deleter.execute(
@@ -492,3 +493,59 @@ def test_editors_write_while_the_owner_shares_and_unshares(
     figures.add("concurrency: shares revoked and granted under the writers", sum(toggles.values()))
     for kind, count in sorted(refusals.items()):
         figures.add(f"concurrency: typed failures seen by clients: {kind}", count)
+
+
+@pytest.mark.parametrize("function", ["update_session_ir", "rollback_session"])
+def test_an_ir_write_that_loses_its_right_mid_call_fails_instead_of_writing_nothing(
+    db_url: str, api_users: Callable[[str], uuid.UUID], store: PostgresSessionStore, function: str
+) -> None:
+    """An editor's call waits for the session's row lock; meanwhile the owner turns the editor
+    into a viewer. The call's row lock still sees the share it started with, its UPDATE no
+    longer does: the function must fail (PT404), not report success having written nothing."""
+    owner, editor = api_users("revoker"), api_users("revoked")
+    owner_store = store.for_user(owner)
+    session = owner_store.create(NewSession(prompt="revoked mid-call", current_ir={"v": 1}))
+    owner_store.share(session.id, editor, "editor")
+    call = {
+        "update_session_ir": "select public.update_session_ir(%s, '{\"v\": 2}', null, 'mid-call')",
+        "rollback_session": "select public.rollback_session(%s, 1, null, 'mid-call')",
+    }[function]
+    outcome: list[object] = []
+
+    def edit() -> None:
+        try:
+            with (
+                psycopg.connect(db_url, autocommit=True) as conn,
+                as_role(conn, "authenticated", editor),
+            ):
+                row = conn.execute(call, (session.id,)).fetchone()
+                outcome.append(row[0] if row else None)
+        except psycopg.Error as exc:
+            outcome.append(exc)
+
+    with psycopg.connect(db_url, autocommit=True) as holder:
+        with holder.transaction():
+            # FOR NO KEY UPDATE holds the editor's FOR UPDATE off, not the owner's share write
+            # (whose foreign key check takes FOR KEY SHARE).
+            holder.execute(
+                "select 1 from public.sessions where id = %s for no key update", (session.id,)
+            )
+            writer = threading.Thread(target=edit)
+            writer.start()
+            # pg_stat_activity is read once per transaction unless the snapshot is cleared.
+            blocked = (
+                "select exists (select from pg_stat_activity"
+                " where pg_backend_pid() = any(pg_blocking_pids(pid)))"
+            )
+            while writer.is_alive():
+                holder.execute("select pg_stat_clear_snapshot()")
+                if holder.execute(blocked).fetchone() == (True,):
+                    break
+                threading.Event().wait(0.01)
+            assert writer.is_alive(), f"the editor's call did not wait for the lock: {outcome}"
+            owner_store.share(session.id, editor, "viewer")
+        writer.join()
+    [result] = outcome
+    assert isinstance(result, psycopg.Error), f"the call reported success: {result!r}"
+    assert result.sqlstate == "PT404"
+    assert [h.version for h in owner_store.history(session.id)] == [1]
