@@ -433,6 +433,11 @@ def _restore_into(target: Target, manifest: Manifest, folder: Path) -> None:
                 .format(sql.Identifier(name), sql.Identifier(schema))
                 .as_string(conn)
             )
+        out.write(
+            sql.SQL(_LOAD_EXTENSION_LIBRARIES)
+            .format(sql.Literal([name for name, _ in manifest.extensions]))
+            .as_string(conn)
+        )
         out.write(_neutral_default_privileges(conn, manifest.schemas))
         # Auth rows first: the app's foreign keys check them, and the app's triggers on auth
         # tables come only with the attachments at the end, so loading creates no profile twice.
@@ -459,6 +464,42 @@ def _restore_into(target: Target, manifest: Manifest, folder: Path) -> None:
         "restore (rolled back: the target is unchanged)",
     )
 
+
+# An extension's settings (pgvector's hnsw.ef_search, which match_sessions sets in its SET
+# clause) exist only once its library is loaded in the session; until then only a superuser may
+# name them in a function's SET clause, and the restore, run as the app's role, would fail. Any
+# C function of the extension loads the library when a query that calls it is prepared for
+# execution; the query below runs no row (its subquery is empty and kept apart by OFFSET 0, so
+# that the call is neither run nor folded away by the planner).
+_LOAD_EXTENSION_LIBRARIES = """do $lift_load$
+declare
+  fn record;
+begin
+  for fn in
+    select distinct on (e.extname)
+           pg_catalog.format('%I.%I', n.nspname, p.proname) as name,
+           (select pg_catalog.string_agg(
+                     pg_catalog.format('null::%s as a%s', pg_catalog.format_type(t, null), o), ', ')
+              from pg_catalog.unnest(p.proargtypes) with ordinality as a(t, o)) as columns,
+           (select pg_catalog.string_agg('s.a' || o, ', ')
+              from pg_catalog.generate_series(1, p.pronargs) as o) as args
+      from pg_catalog.pg_extension as e
+      join pg_catalog.pg_depend as d
+        on d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass and d.refobjid = e.oid
+       and d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass and d.deptype = 'e'
+      join pg_catalog.pg_proc as p on p.oid = d.objid
+      join pg_catalog.pg_namespace as n on n.oid = p.pronamespace
+      join pg_catalog.pg_language as l on l.oid = p.prolang
+     where e.extname = any({})
+       and l.lanname = 'c' and p.prokind = 'f' and p.pronargs between 1 and 8
+     order by e.extname, p.oid
+  loop
+    execute pg_catalog.format('select %s(%s) from (select %s where false offset 0) as s',
+                              fn.name, fn.args, fn.columns);
+  end loop;
+end
+$lift_load$;
+"""
 
 _DEFAULT_ACL_KINDS = {"r": "tables", "S": "sequences", "f": "functions", "T": "types"}
 
