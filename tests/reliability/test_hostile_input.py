@@ -43,6 +43,7 @@ from lift_db.store import (
     StoreError,
     VersionConflictError,
 )
+from lift_db.store.models import EMBEDDING_DIMENSIONS
 from lift_db.store.sqlstate import map_error
 from lift_db.target import connect
 from tests.reliability import figures
@@ -251,7 +252,104 @@ def _store_cases() -> list[tuple[str, type[StoreError], StoreCall]]:
         ),
         ("list: limit -1", InvalidInputError, lambda w: w.store.list_all(limit=-1)),
     ]
-    cases += _sharing_cases() + _event_cases()
+    cases += _sharing_cases() + _event_cases() + _embedding_cases()
+    return cases
+
+
+def _embedding_cases() -> list[tuple[str, type[StoreError], StoreCall]]:
+    size = EMBEDDING_DIMENSIONS
+    good = [0.1] * size
+
+    def at_first(value: object) -> list[object]:
+        return [value, *good[1:]]
+
+    embeddings: list[tuple[str, object]] = [
+        ("3 dimensions", [0.1, 0.2, 0.3]),
+        ("one too many", [*good, 0.1]),
+        ("empty", []),
+        ("a string", "[0.1, 0.2]"),
+        ("bytes", b"\x00" * size * 4),
+        ("None", None),
+        ("NaN", at_first(math.nan)),
+        ("Infinity", at_first(math.inf)),
+        ("beyond float4", at_first(1e39)),
+        ("beyond float", at_first(10**400)),
+        ("a bool", at_first(True)),
+        ("a numeric string", at_first("0.1")),
+        ("the zero vector", [0.0] * size),
+    ]
+    cases: list[tuple[str, type[StoreError], StoreCall]] = []
+    for label, value in embeddings:
+        cases += [
+            (
+                f"set_embedding: {label}",
+                InvalidInputError,
+                _with(
+                    value, lambda w, e: w.store.set_embedding(w.mine.id, e, model="m", ir_version=1)
+                ),
+            ),
+            (
+                f"search_similar: {label}",
+                InvalidInputError,
+                _with(value, lambda w, e: w.store.search_similar(e)),
+            ),
+        ]
+    for model in ["", "   ", "m" * 201, "a\x00b", "\udc00", None, 42]:
+        cases.append(
+            (
+                f"set_embedding: model {model!r:.30}",
+                InvalidInputError,
+                _with(
+                    model,
+                    lambda w, m: w.store.set_embedding(w.mine.id, good, model=m, ir_version=1),
+                ),
+            )
+        )
+    for version in [0, -1, 2**31, True, "1", 1.0]:
+        cases.append(
+            (
+                f"set_embedding: ir_version {version!r}",
+                InvalidInputError,
+                _with(
+                    version,
+                    lambda w, v: w.store.set_embedding(w.mine.id, good, model="m", ir_version=v),
+                ),
+            )
+        )
+    for limit in [0, 101, -1, True, "5", 2**40]:
+        cases.append(
+            (
+                f"search_similar: limit {limit!r}",
+                InvalidInputError,
+                _with(limit, lambda w, n: w.store.search_similar(good, limit=n)),
+            )
+        )
+    for threshold in [math.nan, math.inf, 2, -1.5, "0.5", True, None]:
+        cases.append(
+            (
+                f"search_similar: min_similarity {threshold!r}",
+                InvalidInputError,
+                _with(threshold, lambda w, t: w.store.search_similar(good, min_similarity=t)),
+            )
+        )
+    cases += [
+        (
+            "set_embedding: a version the session never had",
+            NotFoundError,
+            lambda w: w.store.set_embedding(w.mine.id, good, model="m", ir_version=99),
+        ),
+        (
+            "set_embedding: someone else's session",
+            NotFoundError,
+            lambda w: w.store.set_embedding(w.theirs.id, good, model="m", ir_version=1),
+        ),
+        (
+            "set_embedding: session 'x'",
+            InvalidInputError,
+            lambda w: w.store.set_embedding("x", good, model="m", ir_version=1),
+        ),
+        ("get_embedding: session 'x'", InvalidInputError, lambda w: w.store.get_embedding("x")),
+    ]
     return cases
 
 
@@ -460,7 +558,9 @@ class Hostile:
     acceptable: bool = False  # a value the function may legitimately take
 
 
-def hostile_values(type_name: str, arg_name: str, has_default: bool) -> list[Hostile]:
+def hostile_values(
+    type_name: str, arg_name: str, has_default: bool, dimensions: int | None = None
+) -> list[Hostile]:
     values = [Hostile("null", None, acceptable=has_default)]
     if type_name == "uuid":
         values += [
@@ -505,17 +605,48 @@ def hostile_values(type_name: str, arg_name: str, has_default: bool) -> list[Hos
             *(Hostile(f"metacharacters {m!r}", m, acceptable=True) for m in SQL_METACHARACTERS),
         ]
     elif type_name.endswith("vector"):
+        size = dimensions or 3
         values += [
             Hostile("NaN", "[NaN]"),
             Hostile("Infinity", "[Infinity]"),
             Hostile("empty", "[]"),
-            Hostile("one dimension", "[1]"),
-            Hostile("out of range", "[1e39]"),
+            Hostile("one dimension too few", vector(size - 1)),
+            Hostile("one dimension too many", vector(size + 1)),
+            Hostile("NaN in the right size", vector(size, first="NaN")),
+            Hostile("Infinity in the right size", vector(size, first="-Infinity")),
+            Hostile("beyond float4", vector(size, first="1e39")),
+            Hostile("the zero vector", vector(size, fill="0")),
             Hostile("not a vector", "vector"),
+        ]
+    elif type_name in ("double precision", "real", "numeric"):
+        values += [
+            Hostile("NaN", "NaN"),
+            Hostile("Infinity", "Infinity"),
+            Hostile("-Infinity", "-Infinity"),
+            Hostile("overflow", "1e999"),
+            Hostile("out of range", "2"),
+            Hostile("garbage", "'; garbage"),
         ]
     else:
         values.append(Hostile("garbage", "'; garbage"))
     return values
+
+
+def vector(size: int, *, fill: str = "0.1", first: str | None = None) -> str:
+    parts = [fill] * size
+    if first is not None:
+        parts[0] = first
+    return "[" + ",".join(parts) + "]"
+
+
+def vector_dimensions(conn: Conn) -> int | None:
+    """The dimension of the app's vector columns (the type modifier), if any."""
+    row = conn.execute(
+        "select a.atttypmod from pg_attribute as a join pg_class as c on c.oid = a.attrelid"
+        " where c.relnamespace = 'public'::regnamespace and a.atttypmod > 0"
+        "   and a.atttypid = to_regtype('extensions.vector') limit 1"
+    ).fetchone()
+    return int(row[0]) if row else None
 
 
 def baseline(function: Function, world: World) -> list[str | None]:
@@ -531,6 +662,10 @@ def baseline(function: Function, world: World) -> list[str | None]:
             args.append(str(version) if "expected" in name else "1")
         elif type_name == "text":
             args.append("baseline")
+        elif type_name.endswith("vector"):
+            args.append(vector(vector_dimensions(world.conn) or 3))
+        elif type_name in ("double precision", "real", "numeric"):
+            args.append("0")
         else:
             args.append(None)
     return args
@@ -581,6 +716,7 @@ def test_every_api_function_refuses_hostile_arguments(world: World) -> None:
     conn = world.conn
     offered = api_functions(conn)
     assert any(f.name == "update_session_ir" for f in offered)
+    dimensions = vector_dimensions(conn)
     failures: list[str] = []
     tried = 0
     for function in offered:
@@ -588,7 +724,8 @@ def test_every_api_function_refuses_hostile_arguments(world: World) -> None:
         for position, (type_name, name) in enumerate(
             zip(function.arg_types, function.arg_names, strict=False)
         ):
-            for value in hostile_values(type_name, name, position >= first_default):
+            hostile = hostile_values(type_name, name, position >= first_default, dimensions)
+            for value in hostile:
                 args: list[str | bytes | None] = list(baseline(function, world))
                 args[position] = value.text
                 before = snapshot(conn)
