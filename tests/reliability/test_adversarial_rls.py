@@ -4,12 +4,13 @@ against a reference model of who may do what.
 Hypothesis drives a state machine. Three signed-in users and `anon` create, read, list, update,
 write IR versions, roll back, delete and read the history of sessions (their own, each other's,
 and ids that never existed), share and unshare them as viewer or editor, try to hand sessions
-to someone else, forge history and rename each other's profiles. Each operation goes either
-through SQL as the API role, the way PostgREST runs a request, or through the session store, as
-the app does. The model is deliberately small: the owner may do everything to a session; a
-viewer may read it and its history; an editor may also write its IR (never its prompt, status,
-holes or assists, never delete or share it); nobody else may see or touch it; `anon` may do
-nothing; the service role sees everything.
+to someone else, forge history, rename each other's profiles, write sessions' embeddings and
+search by similarity. Each operation goes either through SQL as the API role, the way PostgREST
+runs a request, or through the session store, as the app does. The model is deliberately small:
+the owner may do everything to a session; a viewer may read it and its history; an editor may
+also write its IR (never its prompt, status, holes or assists, never delete, share or embed it);
+a similarity search finds only sessions the searcher may read; nobody else may see or touch a
+session; `anon` may do nothing; the service role sees everything.
 
 After every operation the test checks the answer the actor got (a permitted operation must
 succeed, and return exactly the model's data; a forbidden one must be refused or find nothing)
@@ -54,6 +55,7 @@ from lift_db.store import (
     SessionStore,
     StoreError,
 )
+from lift_db.store.models import EMBEDDING_DIMENSIONS
 from lift_db.target import connect
 from tests.conftest import ScratchFactory
 from tests.reliability import figures
@@ -84,6 +86,15 @@ IRS = st.dictionaries(
 # get their turn (actors drawn at random would mostly be strangers).
 WHO = st.sampled_from(["owner", "owner", "grantee", "grantee", "stranger", "anon"])
 SALT = st.integers(0, 5)
+
+
+def unit(axis: int) -> str:
+    """A unit vector along one axis, in pgvector's text form."""
+    parts = ["0"] * EMBEDDING_DIMENSIONS
+    parts[axis] = "1"
+    return "[" + ",".join(parts) + "]"
+
+
 STATUS_VALUES: tuple[SessionStatus, ...] = ("active", "finalized", "abandoned")
 STATUSES = st.sampled_from(STATUS_VALUES)
 
@@ -115,6 +126,9 @@ class Model:
 
     sessions: dict[uuid.UUID, Session] = field(default_factory=dict)
     shares: dict[tuple[uuid.UUID, str], str] = field(default_factory=dict)  # (session, user): role
+    embeddings: dict[uuid.UUID, tuple[int, str, int]] = field(
+        default_factory=dict
+    )  # axis, model, v
 
     def access(self, actor: str, sid: uuid.UUID) -> str | None:
         session = self.sessions.get(sid)
@@ -135,6 +149,7 @@ class Model:
 
     def forget(self, sid: uuid.UUID) -> None:
         del self.sessions[sid]
+        self.embeddings.pop(sid, None)
         for key in [k for k in self.shares if k[0] == sid]:
             del self.shares[key]
 
@@ -694,6 +709,85 @@ class IsolationMachine(RuleBasedStateMachine):
                 return
         self.check(got == want, f"{actor} sees shares {got} of {sid}, expected {want}")
 
+    # -- embeddings and similarity search -------------------------------------------------------
+
+    @rule(
+        who=WHO,
+        salt=SALT,
+        channel=st.sampled_from(["sql", "store"]),
+        sid=ids,
+        axis=st.integers(0, 7),
+        model=st.sampled_from(["model-a", "model-b"]),
+    )
+    def embed(
+        self, who: str, salt: int, channel: str, sid: uuid.UUID, axis: int, model: str
+    ) -> None:
+        """Write a session's embedding (a unit vector along one axis): the owner's alone."""
+        actor = self.actor_for(who, sid, salt)
+        self.op("embed")
+        self.standing(actor, sid)
+        session = self.model.sessions.get(sid)
+        version = max(session.ir_version, 1) if session else 1
+        has_ir = session is not None and session.ir_version >= 1
+        owns = self.model.owns(actor, sid)
+        if channel == "sql" or actor == "anon":
+            state = self.refused(
+                actor,
+                "insert into public.session_embeddings (session_id, embedding, model, ir_version)"
+                " values (%s, %s::extensions.vector, %s, %s) on conflict (session_id) do update"
+                " set embedding = excluded.embedding, model = excluded.model,"
+                " ir_version = excluded.ir_version",
+                (sid, unit(axis), model, version),
+            )
+            if actor == "anon":
+                wanted: set[str | None] = {REFUSED}
+            elif not self.model.may_read(actor, sid):
+                wanted = {"PT404", REFUSED}  # the guard does not find it, or RLS refuses
+            elif not owns:
+                wanted = {REFUSED}
+            else:
+                wanted = {None} if has_ir else {"PT404"}
+            self.check(state in wanted, f"{actor} embedded {sid}: {state}, expected {wanted}")
+        else:
+            vector = [0.0] * EMBEDDING_DIMENSIONS
+            vector[axis] = 1.0
+            result = self.outcome(
+                lambda: self.store(actor).set_embedding(
+                    sid, vector, model=model, ir_version=version
+                )
+            )
+            if not owns:
+                wanted_outcome = self.refusal(actor, sid)
+            else:
+                wanted_outcome = "ok" if has_ir else "NotFoundError"
+            self.check(result == wanted_outcome, f"{actor} store embed: {result}")
+        if owns and has_ir:
+            self.model.embeddings[sid] = (axis, model, version)
+
+    @rule(
+        actor=st.sampled_from(ACTORS),
+        axis=st.integers(0, 7),
+        channel=st.sampled_from(["sql", "store"]),
+    )
+    def search(self, actor: str, axis: int, channel: str) -> None:
+        """match_sessions never returns a session the actor may not read."""
+        self.op("search by similarity")
+        query = "select session_id from public.match_sessions(%s::extensions.vector, 100, -1)"
+        if actor == "anon":
+            state = self.refused(actor, query, (unit(axis),))
+            self.check(state == REFUSED, f"anon searched ({state})")
+            return
+        if channel == "sql":
+            found = {r[0] for r in self.sql(actor, query, (unit(axis),))}
+        else:
+            vector = [0.0] * EMBEDDING_DIMENSIONS
+            vector[axis] = 1.0
+            found = {r.session_id for r in self.store(actor).search_similar(vector, limit=100)}
+        # Everyone outside this game is a stranger to its fresh users: every hit must be a
+        # session of the game the actor may read, with an embedding.
+        readable = {sid for sid in self.model.embeddings if self.model.may_read(actor, sid)}
+        self.check(found <= readable, f"{actor} found sessions they may not read")
+
     # -- ownership, history, profiles -------------------------------------------------------------
 
     @rule(who=WHO, salt=SALT, sid=ids, to=st.sampled_from(USERS))
@@ -826,6 +920,15 @@ class IsolationMachine(RuleBasedStateMachine):
         ).fetchall()
         got_shares = {(sid, self.name_of[u]): role for sid, u, role in shares}
         self.check(got_shares == self.model.shares, "the shares differ from the model")
+        embedded = self.conn.execute(
+            "select e.session_id, e.model, e.ir_version,"
+            "       array_position(e.embedding::real[], 1::real) - 1"
+            "  from public.session_embeddings as e"
+            "  join public.sessions as s on s.id = e.session_id where s.user_id = any(%s)",
+            (users,),
+        ).fetchall()
+        got_embeddings = {sid: (axis, model, v) for sid, model, v, axis in embedded}
+        self.check(got_embeddings == self.model.embeddings, "the embeddings differ from the model")
         profiles: dict[uuid.UUID, str | None] = dict(
             self.conn.execute(
                 "select id, display_name from public.users where id = any(%s)", (users,)
