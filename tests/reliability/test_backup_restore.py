@@ -25,6 +25,8 @@ from psycopg.types.json import Jsonb
 
 from lift_db import pgtap, stack
 from lift_db.project import Project
+from lift_db.store import PostgresSessionStore
+from lift_db.store.models import EMBEDDING_DIMENSIONS
 from lift_db.target import Target, connect
 from tests.conftest import ROOT, ScratchFactory, free_port, run_lift_db
 from tests.reliability import figures
@@ -100,7 +102,35 @@ def populate(url: str) -> dict[str, uuid.UUID]:
                 if n % 4 == 3:
                     with as_role(conn, "authenticated", uid):
                         conn.execute("select public.rollback_session(%s, 1)", (row[0],))
+    share_comment_embed(url, users)
     return users
+
+
+def share_comment_embed(url: str, users: dict[str, uuid.UUID]) -> None:
+    """Shares, comments on a version, embeddings (vectors) and analytics events, so that the
+    tables the app grew since the first backup are in the round trip too."""
+    factory = PostgresSessionStore(url, max_size=1)
+    try:
+        ada = factory.for_user(users["ada"])
+        for n, session in enumerate(ada.list_all()[:4]):
+            ada.share(session.id, users["linus"], "editor" if n % 2 else "viewer")
+            vector = [0.0] * EMBEDDING_DIMENSIONS
+            vector[n] = 1.0
+            vector[-1] = -0.5
+            ada.set_embedding(session.id, vector, model="text-embedding-3-small", ir_version=1)
+            with connect(url) as conn, as_role(conn, "authenticated", users["linus"]):
+                conn.execute(
+                    "insert into public.comments (session_id, version, body) values (%s, 1, %s)",
+                    (session.id, NASTY_TEXTS[n]),
+                )
+            ada.record_event(
+                "session_viewed",
+                session_id=session.id,
+                event_data={"prompt_type": "code", "text": NASTY_TEXTS[n + 4]},
+                latency_ms=n * 10,
+            )
+    finally:
+        factory.close()
 
 
 @pytest.fixture
@@ -164,6 +194,8 @@ def test_dump_and_restore_into_a_fresh_local_stack_round_trips(
     rows = sum(t.rows for t in after.tables.values())
     assert after.tables["public.session_history"].rows > after.tables["public.sessions"].rows > 40
     assert after.tables["auth.identities"].rows == before.tables["auth.identities"].rows >= 3
+    for table in ["public.session_shares", "public.comments", "public.session_embeddings"]:
+        assert after.tables[table].rows >= 4, table
 
     status = _ok(run_lift_db("status", env=_env(scratch_state, port)))
     assert "0 pending" in status
