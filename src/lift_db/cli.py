@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lift_db import backup, gates, migrations, stack
+from lift_db import backup, gates, migrations, restore, stack
 from lift_db.errors import LiftDbError
 from lift_db.project import Project, find_project
 from lift_db.server import LocalServer
@@ -150,9 +150,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"backup written: {output}")
     elif command == "restore":
         if target.local is not None:
-            backup.restore_local(target, args.file, _report)
+            restore.restore_local(target, args.file, _report)
         else:
-            backup.restore(target, args.file, _report)
+            restore.restore(target, args.file, _report)
         print(f"database restored: {target.describe()}")
     elif command == "reset":
         stack.reset(project, target, _report)

@@ -41,9 +41,9 @@ from lift_db.store.errors import ConflictError
 from lift_db.store.sqlstate import map_error
 from lift_db.target import connect
 from tests.reliability import figures
-from tests.reliability.support import as_role, history_violations
+from tests.reliability.support import FUZZ_EXAMPLES, as_role, history_violations
 
-INCREMENTS = 25  # per client
+INCREMENTS = 25 * max(1, FUZZ_EXAMPLES // 40)  # per client; `make fuzz` raises it
 MAX_RETRIES = 400  # a client starved this long is a failure, not a slow run
 BARRIER_TIMEOUT_S = 120
 
