@@ -7,11 +7,20 @@ SUPABASE := node_modules/.bin/supabase
 # `make db` always resets the local server; DATABASE_URL (a real Supabase stack) is for the tests.
 LOCAL := env -u DATABASE_URL
 
-.PHONY: help venv pgtap cli db start stop status reset migrate test clean
+# `make bench SCALE=0.3`, `make bench-sweep SWEEP=0.1,0.3,1,3`
+SCALE ?= 1
+SWEEP ?= 0.1,0.3,1
+BENCH_EXTRA := $(VENV)/.bench-extra
+
+.PHONY: help venv pgtap cli db start stop status reset migrate test bench bench-sweep bench-quick clean
 
 help:
 	@echo "make db      virtualenv, server binaries, pgTAP; start the local stack, reset it, print its URL"
 	@echo "make test    everything make db does, the Supabase CLI, then the whole test suite"
+	@echo "make bench   measure at scale SCALE (default 1) in database lift_bench; table on stdout,"
+	@echo "             JSON, Markdown and PNG in bench/results/ (not part of make test)"
+	@echo "make bench-sweep   the same at each scale of SWEEP (default 0.1,0.3,1): growth curves"
+	@echo "make bench-quick   the benchmark at a tiny scale (make test runs it too)"
 	@echo "make stop    stop the local server (data stays in .lift-db/)"
 	@echo "make clean   stop the server and delete .lift-db/, .venv/ and node_modules/"
 
@@ -41,6 +50,23 @@ start stop status migrate reset: venv
 
 test: db cli
 	$(BIN)/pytest
+
+# The benchmark works in its own database on the local server; the dev database is left alone.
+$(BENCH_EXTRA): pyproject.toml | venv
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	@touch $@
+
+bench: $(BENCH_EXTRA)
+	$(LOCAL) $(LIFT_DB) start
+	$(LOCAL) $(BIN)/python -m lift_db.bench --scale $(SCALE)
+
+bench-sweep: $(BENCH_EXTRA)
+	$(LOCAL) $(LIFT_DB) start
+	$(LOCAL) $(BIN)/python -m lift_db.bench --sweep $(SWEEP)
+
+bench-quick: venv
+	$(LOCAL) $(LIFT_DB) start
+	$(LOCAL) $(BIN)/python -m lift_db.bench --quick
 
 clean:
 	-$(LIFT_DB) stop

@@ -279,12 +279,12 @@ def _retention(db: BenchDatabase, runs: int, progress: Progress) -> Figure:
     progress.say(f"analytics: retention, {runs} runs per side")
     return Figure(
         section="analytics",
-        name=f"retention: remove the oldest month ({rows:,} events)",
+        name="retention: remove the oldest month",
         unit="ms",
         subject_label="detach and drop its partition",
         subject=Summary.of(ms(a)),
         baseline_label="DELETE from the unpartitioned table",
         baseline=Summary.of(ms(b)),
-        note="DELETE also leaves dead rows for VACUUM; dropping leaves none",
+        note=f"{rows:,} events; DELETE also leaves them dead for VACUUM, dropping does not",
         detail={"partition": name, "rows": rows},
     )

@@ -303,7 +303,7 @@ def _selective(conn: Conn, queries: list[str], warm: int, progress: Progress) ->
         figures.append(
             Figure(
                 section="vector",
-                name=f"10 nearest among the {share:.1%} one user owns",
+                name="10 nearest among one user's own (~1% of all)",
                 unit="ms",
                 subject_label=label,
                 subject=Summary.of(ms(b)),
@@ -313,7 +313,7 @@ def _selective(conn: Conn, queries: list[str], warm: int, progress: Progress) ->
                 metric=returned.mean,
                 note=(
                     f"rows {returned.mean:.1f} of {K} (fewest: {returned.p95:.0f}); "
-                    f"recall@10 {recall.mean:.3f}"
+                    f"recall@10 {recall.mean:.3f}; the user owns {share:.1%}"
                 ),
                 detail={
                     "owner_share": share,
