@@ -7,10 +7,14 @@ written as they are.
 2. The list query as a PostgREST client sends it (the policy is the only owner filter) against
    copies of public.sessions under worse policies: `auth.uid()` called per row instead of once
    (`(select auth.uid())`), and/or no index leading with user_id. The naive one has both faults.
+   And the history read under the deployed history policy against the same rows under a
+   correlated EXISTS policy (the session's own RLS decides), both on copies holding the sampled
+   sessions' history: the cost measured is the policy's, which reads public.sessions in full.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, LiteralString
@@ -157,6 +161,7 @@ def measure_overhead(db: BenchDatabase, repeats: Repeats, progress: Progress) ->
                     baseline_label="service_role, explicit user filter",
                     baseline=Summary.of(ms(b)),
                     goal=RLS_GOAL,
+                    note=_overhead_note(a, b),
                     detail={
                         "plan_subject": plan(
                             conn,
@@ -170,6 +175,11 @@ def measure_overhead(db: BenchDatabase, repeats: Repeats, progress: Progress) ->
             )
             progress.say(f"RLS overhead: {path.name}: {len(a)} pairs")
     return figures
+
+
+def _overhead_note(subject: list[float], baseline: list[float]) -> str:
+    extra = (Summary.of(subject).median - Summary.of(baseline).median) * 1e6
+    return f"RLS adds {extra:+.0f} µs per statement"
 
 
 # -- section 2 -------------------------------------------------------------------------------
@@ -229,6 +239,102 @@ def build_policy_copies(db: BenchDatabase, progress: Progress) -> None:
             progress.say(f"naive policy: built copy bench.{variant.table}")
 
 
+HISTORY_QUALS: LiteralString = """
+select pg_catalog.pg_get_expr(p.polqual, p.polrelid)
+  from pg_catalog.pg_policy as p
+ where p.polrelid = 'public.session_history'::regclass
+   and p.polcmd in ('r', '*')
+   and p.polpermissive
+"""
+
+_HISTORY_COPY: LiteralString = """
+create table {table} (like public.session_history including defaults including constraints)
+"""
+
+_HISTORY_FILL: LiteralString = """
+insert into {table} select * from public.session_history where session_id = any(%s)
+"""
+
+_HISTORY_SECURE: LiteralString = """
+alter table {table} add primary key (session_id, version);
+alter table {table} enable row level security;
+grant select on {table} to authenticated;
+"""
+
+HISTORY_QUERY: LiteralString = """
+select session_id, version, ir_snapshot, change_description, created_at
+  from {}
+ where session_id = %s
+ order by version
+"""
+
+HISTORY_DEPLOYED = "history_as_deployed"
+HISTORY_EXISTS = "history_exists"
+EXISTS_POLICY = "exists (select 1 from public.sessions as s where s.id = history_exists.session_id)"
+
+
+def build_history_copies(db: BenchDatabase, sessions: list[UUID]) -> str:
+    """Two copies of the sampled sessions' history: under the deployed select policy, and under
+    a correlated EXISTS. Returns the deployed policy's text."""
+    with db.connect(admin=True) as conn:
+        quals = [str(r[0]) for r in conn.execute(HISTORY_QUALS)]
+        deployed = " or ".join(f"({q})" for q in quals) or "false"
+        # A qualified reference to the original table must name the copy instead.
+        deployed_on_copy = re.sub(r"\bsession_history\.", f"{HISTORY_DEPLOYED}.", deployed)
+        exists = EXISTS_POLICY
+        for name, using in ((HISTORY_DEPLOYED, deployed_on_copy), (HISTORY_EXISTS, exists)):
+            table = sql.Identifier("bench", name)
+            with conn.transaction():
+                conn.execute(sql.SQL("drop table if exists {}").format(table))
+                conn.execute(sql.SQL(_HISTORY_COPY).format(table=table))
+                conn.execute(sql.SQL(_HISTORY_FILL).format(table=table), (sessions,))
+                conn.execute(sql.SQL(_HISTORY_SECURE).format(table=table))
+                conn.execute(
+                    sql.SQL(
+                        "create policy select_readable on {} for select to authenticated using ("
+                    ).format(table)
+                    + sql.SQL(using)  # policy text from the catalog
+                    + sql.SQL(")")
+                )
+            conn.execute(sql.SQL("vacuum (analyze) {}").format(table))
+    return deployed
+
+
+def measure_history_policy(
+    db: BenchDatabase, picks: list[Pick], repeats: Repeats, progress: Progress
+) -> Figure:
+    deployed = build_history_copies(db, [p.session_id for p in picks])
+    copy = sql.SQL(HISTORY_QUERY).format(sql.Identifier("bench", HISTORY_DEPLOYED))
+    exists = sql.SQL(HISTORY_QUERY).format(sql.Identifier("bench", HISTORY_EXISTS))
+    with db.connect() as conn:
+
+        def subject(p: Pick) -> float:
+            return timed(conn, Identity.user(p.user_id), exists, (p.session_id,))
+
+        def baseline(p: Pick) -> float:
+            return timed(conn, Identity.user(p.user_id), copy, (p.session_id,))
+
+        a, b = paired(subject, baseline, picks, warmup=repeats.warmup)
+        who, first = Identity.user(picks[0].user_id), (picks[0].session_id,)
+        figure = Figure(
+            section="naive",
+            name="read a session's history (policy as the only owner filter)",
+            unit="ms",
+            subject_label="exists (that session, under its own RLS)",
+            subject=Summary.of(ms(a)),
+            baseline_label="ours, as deployed",
+            baseline=Summary.of(ms(b)),
+            note="copies of the sampled sessions' history; ratio < 1: the EXISTS form is faster",
+            detail={
+                "policy_baseline": deployed,
+                "plan_subject": plan(conn, who, exists, first),
+                "plan_baseline": plan(conn, who, copy, first),
+            },
+        )
+    progress.say(f"naive policy: history policy shapes: {len(a)} pairs")
+    return figure
+
+
 def measure_naive(db: BenchDatabase, repeats: Repeats, progress: Progress) -> list[Figure]:
     build_policy_copies(db, progress)
     ours = sql.SQL(LIST_BY_POLICY).format(sql.Identifier("public", "sessions"))
@@ -255,7 +361,7 @@ def measure_naive(db: BenchDatabase, repeats: Repeats, progress: Progress) -> li
                     unit="ms",
                     subject_label=variant.label,
                     subject=Summary.of(ms(a)),
-                    baseline_label="ours: (select auth.uid()), indexed",
+                    baseline_label="ours, as deployed",
                     baseline=Summary.of(ms(b)),
                     detail={
                         "plan_subject": plan(conn, who, query),
@@ -264,4 +370,5 @@ def measure_naive(db: BenchDatabase, repeats: Repeats, progress: Progress) -> li
                 )
             )
             progress.say(f"naive policy: {variant.label}: {len(a)} pairs")
+    figures.append(measure_history_policy(db, picks, repeats, progress))
     return figures

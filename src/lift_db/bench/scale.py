@@ -68,9 +68,9 @@ class Repeats:
     naive: int = 25
     vector_queries: int = 50
     analytics: int = 30
-    store_runs: int = 5
-    store_ops_per_worker: int = 160
-    contention_runs: int = 5
+    store_runs: int = 9
+    store_ops_per_worker: int = 120
+    contention_runs: int = 7
     contention_updates_per_writer: int = 25
     warmup: int = 20
 
