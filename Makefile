@@ -7,16 +7,24 @@ SUPABASE := node_modules/.bin/supabase
 # `make db` always resets the local server; DATABASE_URL (a real Supabase stack) is for the tests.
 LOCAL := env -u DATABASE_URL
 
+# What `make lint` checks.
+PY_SOURCES := src tests scripts examples conftest.py
+SQL_SOURCES := supabase/migrations supabase/tests supabase/seed.sql
+
 # `make bench SCALE=0.3`, `make bench-sweep SWEEP=0.1,0.3,1,3`
 SCALE ?= 1
 SWEEP ?= 0.1,0.3,1
 BENCH_EXTRA := $(VENV)/.bench-extra
 
-.PHONY: help venv pgtap cli db start stop status reset migrate test bench bench-sweep bench-quick clean
+.PHONY: help venv pgtap cli db start stop status reset migrate lint lock snapshot test bench \
+	bench-sweep bench-quick clean
 
 help:
 	@echo "make db      virtualenv, server binaries, pgTAP; start the local stack, reset it, print its URL"
-	@echo "make test    everything make db does, the Supabase CLI, then the whole test suite"
+	@echo "make lint    ruff, mypy --strict, sqlfluff, squawk and the migration lock check"
+	@echo "make test    make lint, everything make db does, the Supabase CLI, then the whole test suite"
+	@echo "make lock    append new migrations to supabase/migrations.lock"
+	@echo "make snapshot  regenerate docs/schema.sql and docs/ERD.md from the migrations"
 	@echo "make bench   measure at scale SCALE (default 1) in database lift_bench; table on stdout,"
 	@echo "             JSON, Markdown and PNG in bench/results/ (not part of make test)"
 	@echo "make bench-sweep   the same at each scale of SWEEP (default 0.1,0.3,1): growth curves"
@@ -48,7 +56,25 @@ db: venv pgtap
 start stop status migrate reset: venv
 	$(LIFT_DB) $@
 
-test: db cli
+# squawk reads .squawk.toml and sqlfluff .sqlfluff from here; the excluded path of .squawk.toml
+# can leave no file to check, which is not an error.
+lint: venv
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/mypy --strict
+	$(BIN)/sqlfluff lint $(SQL_SOURCES)
+	$(BIN)/squawk --no-error-on-unmatched-pattern 'supabase/migrations/*.sql'
+	$(LIFT_DB) lock --check
+
+lock: venv
+	$(LIFT_DB) lock
+
+# Builds on a scratch database of the local server, so the server must run (not reset).
+snapshot: venv
+	$(LOCAL) $(LIFT_DB) start
+	$(LIFT_DB) snapshot
+
+test: lint db cli
 	$(BIN)/pytest
 
 # The benchmark works in its own database on the local server; the dev database is left alone.

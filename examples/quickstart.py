@@ -4,7 +4,8 @@
     .venv/bin/python examples/quickstart.py
 
 Uses DATABASE_URL when set, else the local stack's default URL. Two users sign up, keep
-sessions, update IRs, collide on a stale version, roll back, and cannot see each other's work.
+sessions, update IRs, collide on a stale version, roll back, and cannot see each other's work
+until one shares a session with the other; they record analytics events along the way.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import replace
 
 from lift_db.store import (
     NewSession,
+    PermissionDeniedError,
     PostgresSessionStore,
     VersionConflictError,
 )
@@ -77,6 +79,32 @@ def main() -> None:
         if [s.id for s in alice.list_active()] != [session.id]:
             raise SystemExit("isolation broken: alice's list holds someone else's session")
         print(f"bob's own session {bob_session.id} stays his")
+
+        alice.share(session.id, bob_id, "viewer")
+        if bob.get(session.id) != session:
+            raise SystemExit("sharing broken: bob cannot read the session alice shared")
+        try:
+            bob.update(session.with_ir({"entities": []}))
+            raise SystemExit("sharing broken: a viewer changed the IR")
+        except PermissionDeniedError as refused:
+            print(f"bob reads alice's shared session; his edit is refused: {refused}")
+        alice.share(session.id, bob_id, "editor")
+        edited = bob.update(
+            session.with_ir({"entities": [{"name": "Todo"}]}), change_description="bob's edit"
+        )
+        print(f"as editor, bob writes IR version {edited.ir_version}")
+        alice.unshare(session.id, bob_id)
+        if bob.get(session.id) is not None:
+            raise SystemExit("sharing broken: access outlived the share")
+        print("alice unshares: bob sees nothing again")
+
+        alice.record_event(
+            "session_finalized",
+            session_id=session.id,
+            event_data={"prompt_type": "web_app"},
+            latency_ms=1840,
+        )
+        print(f"alice's events: {[e.event_type for e in alice.events()]}; bob's: {bob.events()}")
 
     with connect(DATABASE_URL) as conn:
         conn.execute("delete from auth.users where id = any(%s)", ([alice_id, bob_id],))

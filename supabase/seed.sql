@@ -3,6 +3,8 @@
 -- Two users who can sign in on a local Supabase stack with the password `lift-sys-demo`:
 --   ada@demo.lift-sys.dev    three sessions (active, finalized, abandoned)
 --   grace@demo.lift-sys.dev  two sessions, one of them rolled back
+-- Ada shares her Fibonacci session with Grace (viewer) and her log parser (editor); they comment
+-- on it, cache a repository or two, keep preferences and leave analytics events behind.
 -- They are inserted as Supabase Auth (GoTrue) inserts them: a user row, then an email identity.
 -- Their profiles in public.users come from the database's own trigger, and every IR version below
 -- goes through public.update_session_ir / rollback_session, so the histories are exactly what
@@ -59,16 +61,18 @@ $$;
 insert into auth.identities (
   provider_id, user_id, identity_data, provider, last_sign_in_at, created_at, updated_at
 )
-select u.id::text,
-       u.id,
-       jsonb_build_object('sub', u.id::text, 'email', u.email, 'email_verified', true,
-                          'phone_verified', false),
-       'email',
-       u.last_sign_in_at,
-       u.created_at,
-       u.updated_at
-  from auth.users as u
- where u.id in ('a0da0da0-0000-4000-8000-000000000001', 'a0da0da0-0000-4000-8000-000000000002');
+select
+  u.id::text as provider_id,
+  u.id as user_id,
+  jsonb_build_object(
+    'sub', u.id::text, 'email', u.email, 'email_verified', true, 'phone_verified', false
+  ) as identity_data,
+  'email' as provider,
+  u.last_sign_in_at,
+  u.created_at,
+  u.updated_at
+from auth.users as u
+where u.id in ('a0da0da0-0000-4000-8000-000000000001', 'a0da0da0-0000-4000-8000-000000000002');
 
 -- Sessions. created_at is spread over the past days so that "newest first" means something.
 -- Version 1 of each IR takes its description from the setting the history trigger reads.
@@ -220,3 +224,52 @@ select public.update_session_ir(
 );
 update public.sessions set status = 'finalized'
  where id = '5e550000-0000-4000-8000-00000000b002';
+
+-- Collaboration: Ada shares two sessions with Grace, and they discuss the Fibonacci IR.
+insert into public.session_shares (session_id, user_id, role) values
+  ('5e550000-0000-4000-8000-00000000a001', 'a0da0da0-0000-4000-8000-000000000002', 'viewer'),
+  ('5e550000-0000-4000-8000-00000000a002', 'a0da0da0-0000-4000-8000-000000000002', 'editor');
+insert into public.comments (session_id, version, author_id, body) values
+  ('5e550000-0000-4000-8000-00000000a001', 2, 'a0da0da0-0000-4000-8000-000000000002',
+   'Is O(log n) worth it below n = 10,000? Fast doubling is simple enough, I suppose.'),
+  ('5e550000-0000-4000-8000-00000000a001', 4, 'a0da0da0-0000-4000-8000-000000000001',
+   'Bounded n at 10,000 so the result fits what callers expect.'),
+  ('5e550000-0000-4000-8000-00000000a001', null, 'a0da0da0-0000-4000-8000-000000000002',
+   'Looks ready to finalize to me.');
+
+-- Repositories, favourites and preferences.
+insert into public.repositories (id, user_id, owner, name, default_branch, is_private, metadata)
+values
+  ('4e900000-0000-4000-8000-00000000a001', 'a0da0da0-0000-4000-8000-000000000001', 'ada-lab',
+   'analytical-engine', 'main', true, '{"language": "Python", "stargazers_count": 3}'),
+  ('4e900000-0000-4000-8000-00000000a002', 'a0da0da0-0000-4000-8000-000000000001', 'python',
+   'cpython', 'main', false, '{"language": "Python", "stargazers_count": 65000}'),
+  ('4e900000-0000-4000-8000-00000000b001', 'a0da0da0-0000-4000-8000-000000000002', 'grace-lab',
+   'compiler', 'trunk', true, '{"language": "COBOL", "stargazers_count": 1}');
+insert into public.favourite_repositories (user_id, repository_id) values
+  ('a0da0da0-0000-4000-8000-000000000001', '4e900000-0000-4000-8000-00000000a001');
+insert into public.user_preferences (user_id, settings) values
+  ('a0da0da0-0000-4000-8000-000000000001',
+   '{"theme": "dark", "default_repository": "ada-lab/analytical-engine"}'),
+  ('a0da0da0-0000-4000-8000-000000000002', '{"theme": "light"}');
+
+-- Analytics: IR generations with their latency, and how sessions ended.
+insert into public.analytics_events (session_id, user_id, event_type, event_data, latency_ms,
+                                     created_at)
+values
+  ('5e550000-0000-4000-8000-00000000a001', 'a0da0da0-0000-4000-8000-000000000001', 'ir_generated',
+   '{"prompt_type": "function"}', 1840, now() - interval '3 days'),
+  ('5e550000-0000-4000-8000-00000000a002', 'a0da0da0-0000-4000-8000-000000000001', 'ir_generated',
+   '{"prompt_type": "data_processing"}', 2410, now() - interval '10 days'),
+  ('5e550000-0000-4000-8000-00000000a002', 'a0da0da0-0000-4000-8000-000000000001',
+   'session_finalized', '{"prompt_type": "data_processing"}', null, now() - interval '9 days'),
+  ('5e550000-0000-4000-8000-00000000a003', 'a0da0da0-0000-4000-8000-000000000001',
+   'session_abandoned', '{"prompt_type": "class"}', null, now() - interval '11 days'),
+  ('5e550000-0000-4000-8000-00000000b001', 'a0da0da0-0000-4000-8000-000000000002', 'ir_generated',
+   '{"prompt_type": "function"}', 960, now() - interval '5 days'),
+  ('5e550000-0000-4000-8000-00000000b002', 'a0da0da0-0000-4000-8000-000000000002',
+   'session_finalized', '{"prompt_type": "function"}', null, now() - interval '1 day');
+
+-- What the daily maintenance job does: a partition for this month and the next three, and one
+-- for every month of the events above.
+select private.maintain_analytics_events_partitions(3);

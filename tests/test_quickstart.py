@@ -25,3 +25,6 @@ def test_quickstart_runs(project: Project) -> None:
     assert "stale update refused: ir version conflict" in result.stdout
     assert "rolled back to version 1 as new version 3" in result.stdout
     assert "isolation holds" in result.stdout
+    assert "his edit is refused" in result.stdout
+    assert "as editor, bob writes IR version 4" in result.stdout
+    assert "bob sees nothing again" in result.stdout

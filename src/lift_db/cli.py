@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from lift_db import migrations, stack
+from lift_db import gates, migrations, stack
 from lift_db.errors import LiftDbError
 from lift_db.project import Project, find_project
 from lift_db.server import LocalServer
@@ -55,6 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
         "reset", help="fresh database, platform layer, every migration, then the seed files"
     )
     sub.add_parser("url", help="print the connection URL of the target")
+    lock_cmd = sub.add_parser(
+        "lock", help="append new migrations to supabase/migrations.lock (with their sha256)"
+    )
+    lock_cmd.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; fail, naming the file, unless the lock covers every migration "
+        "unchanged and in order",
+    )
+    snapshot_cmd = sub.add_parser(
+        "snapshot",
+        help="regenerate docs/schema.sql and docs/ERD.md on a scratch database of the local server",
+    )
+    snapshot_cmd.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; fail when docs/schema.sql or docs/ERD.md is stale",
+    )
     return parser
 
 
@@ -72,6 +90,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     project = find_project()
     command: str = args.command
+    if command == "lock":
+        return gates.lock_command(project, check=args.check, report=_report)
+    if command == "snapshot":
+        if args.db_url:
+            raise LiftDbError(
+                "`lift-db snapshot` builds on a scratch database of the local server",
+                "drop --db-url",
+            )
+        return gates.snapshot_command(project, check=args.check, report=_report)
     if command in ("start", "stop"):
         if args.db_url:
             raise LiftDbError(

@@ -155,6 +155,63 @@ as $$
   )
 $$;
 
+-- Share a session with a test user, as its owner would, whoever is acting.
+create or replace function tests.share_session(
+  session_id uuid,
+  grantee_identifier text,
+  role text default 'viewer'
+) returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  grantee_id uuid := tests.get_supabase_uid(grantee_identifier);
+begin
+  if grantee_id is null then
+    raise exception 'tests.share_session: no test user %', grantee_identifier;
+  end if;
+  insert into public.session_shares (session_id, user_id, role)
+  values (share_session.session_id, grantee_id, share_session.role);
+end
+$$;
+
+-- A digest of everything around one session that collaborators write (shares, comments,
+-- analytics events), whoever is acting: equal before and after proves a refused write wrote
+-- nothing.
+create or replace function tests.collaboration_digest(session_id uuid) returns text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select md5(
+    coalesce((select jsonb_agg(to_jsonb(sh) order by sh.user_id)::text
+                from public.session_shares as sh
+               where sh.session_id = collaboration_digest.session_id), '[]')
+    || coalesce((select jsonb_agg(to_jsonb(c) order by c.id)::text
+                   from public.comments as c
+                  where c.session_id = collaboration_digest.session_id), '[]')
+    || coalesce((select jsonb_agg(to_jsonb(e) order by e.id)::text
+                   from public.analytics_events as e
+                  where e.session_id = collaboration_digest.session_id), '[]')
+  )
+$$;
+
+-- The number of rows of a relation named at run time (partitions are created by the tests).
+create or replace function tests.row_count(relation regclass) returns bigint
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  n bigint;
+begin
+  execute format('select count(*) from %s', relation) into n;
+  return n;
+end
+$$;
+
 -- Catalog guards. Each returns the objects that break a rule, so that a test can assert that the
 -- schema has none and also that a deliberately bad object is caught. They read the catalog, so
 -- they cover tables, policies and functions that later migrations add.

@@ -63,16 +63,20 @@ select ok((select c.relrowsecurity from pg_catalog.pg_class as c
             where c.oid = 'public.sessions'::regclass), 'RLS is enabled on public.sessions');
 select policies_are(
   'public', 'sessions',
-  array['sessions_select_own', 'sessions_insert_own', 'sessions_update_own', 'sessions_delete_own'],
+  array['sessions_select_own_or_shared', 'sessions_insert_own', 'sessions_update_own_or_editor',
+        'sessions_delete_own'],
   'public.sessions has one policy per action'
 );
-select policy_cmd_is('public', 'sessions', 'sessions_select_own', 'select', 'select policy');
+select policy_cmd_is('public', 'sessions', 'sessions_select_own_or_shared', 'select',
+                     'select policy');
 select policy_cmd_is('public', 'sessions', 'sessions_insert_own', 'insert', 'insert policy');
-select policy_cmd_is('public', 'sessions', 'sessions_update_own', 'update', 'update policy');
+select policy_cmd_is('public', 'sessions', 'sessions_update_own_or_editor', 'update',
+                     'update policy');
 select policy_cmd_is('public', 'sessions', 'sessions_delete_own', 'delete', 'delete policy');
 select is(
+  -- sqlfluff takes the unnest alias r for a column of p, so RF03 calls p.schemaname inconsistent.
   (select array_agg(distinct r order by r) from pg_catalog.pg_policies as p, unnest(p.roles) as r
-    where p.schemaname = 'public' and p.tablename = 'sessions'),
+    where p.schemaname = 'public' and p.tablename = 'sessions'), -- noqa: RF03
   array['authenticated']::name[],
   'every sessions policy applies to authenticated only'
 );
@@ -95,19 +99,21 @@ select table_privs_are('public', 'sessions', 'service_role',
 
 select triggers_are(
   'public', 'sessions',
-  array['sessions_guard_columns', 'sessions_version_ir', 'sessions_record_history'],
-  'sessions has the column guard and the IR history triggers'
+  array['sessions_guard_columns', 'sessions_guard_shared_edits', 'sessions_version_ir',
+        'sessions_record_history'],
+  'sessions has the column guards and the IR history triggers'
 );
 select trigger_is('public', 'sessions', 'sessions_guard_columns', 'private', 'guard_session_columns',
                   'the column guard runs private.guard_session_columns');
 select isnt_definer('private', 'guard_session_columns', array[]::name[],
                     'the column guard runs as the caller');
 select is(
-  (select array_agg(t.tgname::text order by t.tgname collate "C")
+  -- sqlfluff reads the collation "C" as a column reference (RF03); it is not one.
+  (select array_agg(t.tgname::text order by t.tgname collate "C") -- noqa: RF03
      from pg_catalog.pg_trigger as t
     where t.tgrelid = 'public.sessions'::regclass and not t.tgisinternal and t.tgtype & 2 = 2),
-  array['sessions_guard_columns', 'sessions_version_ir'],
-  'BEFORE triggers fire in name order: the column guard, then versioning'
+  array['sessions_guard_columns', 'sessions_guard_shared_edits', 'sessions_version_ir'],
+  'BEFORE triggers fire in name order: the column guards, then versioning'
 );
 
 select * from finish();

@@ -30,11 +30,11 @@ select has_check('public', 'session_history', 'history has checks');
 select ok((select c.relrowsecurity from pg_catalog.pg_class as c
             where c.oid = 'public.session_history'::regclass),
           'RLS is enabled on public.session_history');
-select policies_are('public', 'session_history', array['session_history_select_own'],
+select policies_are('public', 'session_history', array['session_history_select_readable'],
                     'session_history has a select policy and no write policy');
-select policy_cmd_is('public', 'session_history', 'session_history_select_own', 'select',
+select policy_cmd_is('public', 'session_history', 'session_history_select_readable', 'select',
                      'the history policy is for select');
-select policy_roles_are('public', 'session_history', 'session_history_select_own',
+select policy_roles_are('public', 'session_history', 'session_history_select_readable',
                         array['authenticated'], 'the history policy applies to authenticated only');
 
 select table_privs_are('public', 'session_history', 'anon', array[]::text[],

@@ -60,6 +60,7 @@ def backend(
     request: pytest.FixtureRequest, auth_users: Callable[[], uuid.UUID]
 ) -> Iterator[Backend]:
     if request.param == "memory":
-        yield Backend("memory", InMemorySessionStore(), uuid.uuid4)
+        memory = InMemorySessionStore()
+        yield Backend("memory", memory, memory.add_user)
     else:
         yield Backend("postgres", request.getfixturevalue("pg_factory"), auth_users)

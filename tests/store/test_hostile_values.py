@@ -80,3 +80,16 @@ def test_hostile_ids_are_invalid_input_not_sql(hostile_user: SessionStore, text:
     with connect(database_url()) as conn:
         row = conn.execute("select to_regclass('public.sessions') is not null").fetchone()
     assert row == (True,)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(key=HOSTILE_TEXT, value=JSON_VALUES, prompt_type=HOSTILE_TEXT)
+def test_hostile_event_data_round_trips_exactly(
+    hostile_user: SessionStore, key: str, value: object, prompt_type: str
+) -> None:
+    data = {key: value, "prompt_type": prompt_type}
+    event = hostile_user.record_event("hostile.probe", event_data=data, latency_ms=1)
+    assert event.event_data == data
+    assert hostile_user.events(limit=1) == [event]

@@ -6,6 +6,8 @@ store = make_store()                  # DATABASE_URL / USE_SUPABASE pick the imp
 alice = store.for_user(alice_id)      # every call acts as this user; RLS does the isolation
 session = alice.create(NewSession(prompt="a todo app"))
 session = alice.update(session.with_ir({"entities": []}), change_description="first IR")
+alice.share(session.id, bob_id, "editor")   # Bob may now write the IR, nothing else
+alice.record_event("ir_generated", session_id=session.id, latency_ms=840)
 """
 
 from lift_db.store.errors import (
@@ -18,11 +20,20 @@ from lift_db.store.errors import (
 )
 from lift_db.store.factory import make_store
 from lift_db.store.memory import InMemorySessionStore
-from lift_db.store.models import HistoryEntry, NewSession, PromptSession, SessionStatus
+from lift_db.store.models import (
+    AnalyticsEvent,
+    HistoryEntry,
+    NewSession,
+    PromptSession,
+    SessionStatus,
+    Share,
+    ShareRole,
+)
 from lift_db.store.postgres import PostgresSessionStore
 from lift_db.store.protocol import SessionStore, SessionStoreFactory
 
 __all__ = [
+    "AnalyticsEvent",
     "HistoryEntry",
     "InMemorySessionStore",
     "InvalidInputError",
@@ -34,6 +45,8 @@ __all__ = [
     "SessionStatus",
     "SessionStore",
     "SessionStoreFactory",
+    "Share",
+    "ShareRole",
     "StoreError",
     "StoreUnavailableError",
     "VersionConflictError",

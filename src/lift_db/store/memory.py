@@ -1,9 +1,11 @@
 """InMemorySessionStore: the fallback behind `USE_SUPABASE=false`, with the database's semantics.
 
-Per-user isolation, database-owned versions, optimistic concurrency and rollback behave as in
-PostgreSQL, so the contract suite runs unchanged against both stores. Data lives in the process
-and is gone when it exits: this store is for tests and for keeping the service up while the
-database is away, not for keeping sessions.
+Per-user isolation, database-owned versions, optimistic concurrency, rollback, sharing and
+analytics events behave as in PostgreSQL, so the contract suite runs unchanged against both
+stores. A user exists once a view was made for them (`for_user`) or `add_user` named them, the
+way a signed-in user exists in Auth; sharing with anyone else fails as it does in the database.
+Data lives in the process and is gone when it exits: this store is for tests and for keeping the
+service up while the database is away, not for keeping sessions.
 """
 
 from __future__ import annotations
@@ -22,14 +24,23 @@ from lift_db.store.errors import (
     VersionConflictError,
 )
 from lift_db.store.models import (
+    AnalyticsEvent,
     HistoryEntry,
+    JsonObject,
     NewSession,
     PromptSession,
+    Share,
+    ShareRole,
     parse_uuid,
     validate_description,
+    validate_event_data,
+    validate_event_type,
     validate_ir,
+    validate_latency,
+    validate_limit,
     validate_list,
     validate_prompt,
+    validate_share_role,
     validate_status,
 )
 
@@ -39,6 +50,9 @@ class _Data:
     lock: threading.RLock = field(default_factory=threading.RLock)
     sessions: dict[UUID, PromptSession] = field(default_factory=dict)
     history: dict[UUID, list[HistoryEntry]] = field(default_factory=dict)
+    users: set[UUID] = field(default_factory=set)
+    shares: dict[tuple[UUID, UUID], Share] = field(default_factory=dict)  # (session, grantee)
+    events: list[AnalyticsEvent] = field(default_factory=list)
 
 
 class InMemorySessionStore:
@@ -48,7 +62,15 @@ class InMemorySessionStore:
         self._data = _Data()
 
     def for_user(self, user_id: UUID | str) -> _MemoryView:
-        return _MemoryView(self._data, parse_uuid(user_id, "user id"))
+        uid = self.add_user(user_id)
+        return _MemoryView(self._data, uid)
+
+    def add_user(self, user_id: UUID | str | None = None) -> UUID:
+        """Make a user exist (what signing up does); a new id when none is given."""
+        uid = uuid4() if user_id is None else parse_uuid(user_id, "user id")
+        with self._data.lock:
+            self._data.users.add(uid)
+        return uid
 
     def service(self) -> _MemoryView:
         return _MemoryView(self._data, None)
@@ -63,12 +85,31 @@ class _MemoryView:
         self._user = user_id  # None: service mode
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _access(self, session: PromptSession) -> str | None:
+        """'service', 'owner', 'editor' or 'viewer'; None when the session is not for us."""
+        if self._user is None:
+            return "service"
+        if session.user_id == self._user:
+            return "owner"
+        share = self._data.shares.get((session.id, self._user))
+        return None if share is None else share.role
+
     def _visible(self, session_id: UUID | str) -> PromptSession | None:
         sid = parse_uuid(session_id)
         session = self._data.sessions.get(sid)
-        if session is None or (self._user is not None and session.user_id != self._user):
+        if session is None or self._access(session) is None:
             return None
         return session
+
+    def _refuse_viewer(self, session: PromptSession) -> None:
+        if self._access(session) == "viewer":
+            raise PermissionDeniedError(
+                f"session {session.id} is shared with this user as viewer: it cannot be changed"
+            )
+
+    def _require_owner(self, session: PromptSession, action: str) -> None:
+        if self._access(session) not in ("owner", "service"):
+            raise PermissionDeniedError(f"only the owner of session {session.id} can {action} it")
 
     def _require(self, session_id: UUID | str) -> PromptSession:
         session = self._visible(session_id)
@@ -134,10 +175,24 @@ class _MemoryView:
             validate_ir(session.current_ir)
         with self._data.lock:
             stored = self._require(session.id)
+            self._refuse_viewer(stored)
             if session.user_id != stored.user_id:
                 raise PermissionDeniedError("a session cannot change its owner")
             if stored.ir_version != session.ir_version:
                 raise VersionConflictError(session.id, session.ir_version, stored.ir_version)
+            if self._access(stored) == "editor":
+                for what, mine, theirs in (
+                    ("status", session.status, stored.status),
+                    ("prompt", session.prompt, stored.prompt),
+                    ("holes and assists", (session.holes, session.assists),
+                     (stored.holes, stored.assists)),
+                ):  # fmt: skip
+                    if mine != theirs:
+                        raise PermissionDeniedError(
+                            f"only the owner of session {stored.id} can change its {what}"
+                        )
+                if session.current_ir == stored.current_ir:
+                    return copy.deepcopy(stored)  # nothing to write
             now = datetime.now(UTC)
             result = stored
             if session.current_ir != stored.current_ir:
@@ -177,8 +232,16 @@ class _MemoryView:
     def delete(self, session_id: UUID | str) -> None:
         with self._data.lock:
             session = self._require(session_id)
+            self._require_owner(session, "delete")
             del self._data.sessions[session.id]
             self._data.history.pop(session.id, None)
+            for key in [k for k in self._data.shares if k[0] == session.id]:
+                del self._data.shares[key]
+            # Events outlive their session (on delete set null).
+            self._data.events = [
+                replace(e, session_id=None) if e.session_id == session.id else e
+                for e in self._data.events
+            ]
 
     def history(self, session_id: UUID | str) -> list[HistoryEntry]:
         with self._data.lock:
@@ -196,6 +259,7 @@ class _MemoryView:
         validate_description(change_description)
         with self._data.lock:
             stored = self._require(session_id)
+            self._refuse_viewer(stored)
             entry = next(
                 (h for h in self._data.history.get(stored.id, []) if h.version == to_version),
                 None,
@@ -210,3 +274,111 @@ class _MemoryView:
             result = replace(result, updated_at=now)
             self._data.sessions[result.id] = result
             return copy.deepcopy(result)
+
+    def share(
+        self, session_id: UUID | str, user_id: UUID | str, role: ShareRole = "viewer"
+    ) -> Share:
+        sid = parse_uuid(session_id)
+        grantee = parse_uuid(user_id, "user id")
+        validate_share_role(role)
+        with self._data.lock:
+            session = self._require(sid)
+            self._require_owner(session, "share")
+            if grantee == session.user_id:
+                raise InvalidInputError("a session cannot be shared with its owner")
+            if grantee not in self._data.users:
+                raise InvalidInputError(f"user {grantee} does not exist")
+            now = datetime.now(UTC)
+            existing = self._data.shares.get((sid, grantee))
+            share = (
+                Share(sid, grantee, role, now, now)
+                if existing is None
+                else replace(existing, role=role, updated_at=now)
+            )
+            self._data.shares[(sid, grantee)] = share
+            return share
+
+    def unshare(self, session_id: UUID | str, user_id: UUID | str) -> None:
+        sid = parse_uuid(session_id)
+        grantee = parse_uuid(user_id, "user id")
+        with self._data.lock:
+            session = self._require(sid)
+            self._require_owner(session, "unshare")
+            if self._data.shares.pop((sid, grantee), None) is None:
+                raise NotFoundError(f"session {sid} is not shared with user {grantee}")
+
+    def shares(self, session_id: UUID | str) -> list[Share]:
+        with self._data.lock:
+            session = self._require(session_id)
+            mine_only = self._access(session) in ("editor", "viewer")
+            rows = [
+                share
+                for (sid, grantee), share in self._data.shares.items()
+                if sid == session.id and (not mine_only or grantee == self._user)
+            ]
+            rows.sort(key=lambda s: (s.created_at, s.user_id.bytes))
+            return rows
+
+    def list_shared_with_me(self, *, limit: int | None = None) -> list[PromptSession]:
+        validate_limit(limit)
+        if self._user is None:
+            raise InvalidInputError("service mode acts as no user: nothing is shared with it")
+        with self._data.lock:
+            rows = [
+                self._data.sessions[sid]
+                for (sid, grantee) in self._data.shares
+                if grantee == self._user and sid in self._data.sessions
+            ]
+            rows.sort(key=lambda s: (s.created_at, s.id.bytes), reverse=True)
+            return copy.deepcopy(rows[:limit] if limit is not None else rows)
+
+    def record_event(
+        self,
+        event_type: str,
+        *,
+        session_id: UUID | str | None = None,
+        event_data: JsonObject | None = None,
+        latency_ms: int | None = None,
+        user_id: UUID | str | None = None,
+    ) -> AnalyticsEvent:
+        validate_event_type(event_type)
+        data = validate_event_data({} if event_data is None else event_data)
+        validate_latency(latency_ms)
+        sid = None if session_id is None else parse_uuid(session_id)
+        owner = None if user_id is None else parse_uuid(user_id, "user id")
+        if self._user is not None and owner not in (None, self._user):
+            raise PermissionDeniedError("a user records events only as themselves")
+        if self._user is None and owner is None:
+            raise InvalidInputError("an event needs a user: pass user_id")
+        actor = owner if owner is not None else self._user
+        with self._data.lock:
+            if sid is not None and self._visible(sid) is None:
+                raise NotFoundError(f"session {sid} not found")
+            if actor is None or actor not in self._data.users:
+                raise InvalidInputError(f"user {actor} does not exist")
+            event = AnalyticsEvent(
+                id=uuid4(),
+                session_id=sid,
+                user_id=actor,
+                event_type=event_type,
+                event_data=copy.deepcopy(data),
+                latency_ms=latency_ms,
+                created_at=datetime.now(UTC),
+            )
+            self._data.events.append(event)
+            return copy.deepcopy(event)
+
+    def events(
+        self, *, session_id: UUID | str | None = None, limit: int | None = None
+    ) -> list[AnalyticsEvent]:
+        validate_limit(limit)
+        sid = None if session_id is None else parse_uuid(session_id)
+        with self._data.lock:
+            rows = [
+                e
+                for e in self._data.events
+                if (self._user is None or e.user_id == self._user)
+                and (sid is None or e.session_id == sid)
+            ]
+            rows.sort(key=lambda e: (e.created_at, e.id.bytes), reverse=True)
+            return copy.deepcopy(rows[:limit] if limit is not None else rows)

@@ -1,8 +1,10 @@
-"""PromptSession and its IR history, and their conversion to and from database rows."""
+"""PromptSession, its IR history, shares and analytics events, and their rows."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -16,6 +18,12 @@ STATUSES: tuple[str, ...] = get_args(SessionStatus)
 MAX_PROMPT_CHARS = 20_000
 MAX_DESCRIPTION_CHARS = 1_000
 JsonObject = dict[str, Any]
+ShareRole = Literal["viewer", "editor"]
+SHARE_ROLES: tuple[str, ...] = get_args(ShareRole)
+# The database's bounds on analytics events (constraints of public.analytics_events).
+EVENT_TYPE = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
+MAX_EVENT_DATA_BYTES = 65_536
+MAX_LATENCY_MS = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,30 @@ class HistoryEntry:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class Share:
+    """Another user's access to a session: `viewer` reads it, `editor` may also write its IR."""
+
+    session_id: UUID
+    user_id: UUID
+    role: ShareRole
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AnalyticsEvent:
+    """One recorded event; `event_data["prompt_type"]` (a string) classifies the prompt."""
+
+    id: UUID
+    session_id: UUID | None  # None for no session, or once the session was deleted
+    user_id: UUID
+    event_type: str
+    event_data: JsonObject
+    latency_ms: int | None
+    created_at: datetime
+
+
 # -- rows (the column lists of lift_db.store.queries) --------------------------------------------
 
 
@@ -104,6 +136,28 @@ def history_from_row(row: Mapping[str, Any]) -> HistoryEntry:
         version=row["version"],
         ir_snapshot=row["ir_snapshot"],
         change_description=row["change_description"],
+        created_at=row["created_at"],
+    )
+
+
+def share_from_row(row: Mapping[str, Any]) -> Share:
+    return Share(
+        session_id=row["session_id"],
+        user_id=row["user_id"],
+        role=row["role"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def event_from_row(row: Mapping[str, Any]) -> AnalyticsEvent:
+    return AnalyticsEvent(
+        id=row["id"],
+        session_id=row["session_id"],
+        user_id=row["user_id"],
+        event_type=row["event_type"],
+        event_data=row["event_data"],
+        latency_ms=row["latency_ms"],
         created_at=row["created_at"],
     )
 
@@ -162,6 +216,56 @@ def validate_description(description: object) -> str | None:
         )
     _check_text("change description", description)
     return description
+
+
+def validate_share_role(role: object) -> ShareRole:
+    if role not in SHARE_ROLES:
+        raise InvalidInputError(
+            f"share role must be one of {', '.join(SHARE_ROLES)}, not {role!r:.40}"
+        )
+    return role  # type: ignore[return-value]
+
+
+def validate_event_type(event_type: object) -> str:
+    if not isinstance(event_type, str) or not EVENT_TYPE.fullmatch(event_type):
+        raise InvalidInputError(
+            "event type must be 1 to 64 characters of a-z, 0-9, '_', '.', ':' or '-', starting "
+            f"with a letter, not {event_type!r:.80}"
+        )
+    return event_type
+
+
+def validate_event_data(data: object) -> JsonObject:
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"event data must be a JSON object, not {type(data).__name__}")
+    _check_json("event data", data, depth=0)
+    prompt_type = data.get("prompt_type")
+    if prompt_type is not None and not isinstance(prompt_type, str):
+        raise InvalidInputError("event data's prompt_type must be a string")
+    # jsonb prints with the same separators as json.dumps; key order does not change the size.
+    if len(json.dumps(data, ensure_ascii=False).encode()) > MAX_EVENT_DATA_BYTES:
+        raise InvalidInputError(f"event data is larger than {MAX_EVENT_DATA_BYTES} bytes")
+    return data
+
+
+def validate_latency(latency_ms: object) -> int | None:
+    if latency_ms is None:
+        return None
+    if not isinstance(latency_ms, int) or isinstance(latency_ms, bool):
+        raise InvalidInputError(f"latency_ms must be an integer, not {type(latency_ms).__name__}")
+    if not 0 <= latency_ms <= MAX_LATENCY_MS:
+        raise InvalidInputError(
+            f"latency_ms must be between 0 and {MAX_LATENCY_MS}, not {latency_ms}"
+        )
+    return latency_ms
+
+
+def validate_limit(limit: object) -> int | None:
+    if limit is None:
+        return None
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+        raise InvalidInputError("limit must be 0 or more")
+    return limit
 
 
 # PostgreSQL's jsonb refuses nesting deeper than this (and Python's json recursion would fail).

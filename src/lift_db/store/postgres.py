@@ -29,16 +29,27 @@ from lift_db.store.errors import (
     VersionConflictError,
 )
 from lift_db.store.models import (
+    AnalyticsEvent,
     HistoryEntry,
+    JsonObject,
     NewSession,
     PromptSession,
+    Share,
+    ShareRole,
+    event_from_row,
     history_from_row,
     parse_uuid,
     session_from_row,
+    share_from_row,
     validate_description,
+    validate_event_data,
+    validate_event_type,
     validate_ir,
+    validate_latency,
+    validate_limit,
     validate_list,
     validate_prompt,
+    validate_share_role,
     validate_status,
 )
 from lift_db.store.sqlstate import is_retryable, map_error
@@ -169,8 +180,8 @@ class PostgresSessionView:
         def work(cur: Cursor) -> PromptSession:
             cur.execute(q.LOCK_SESSION, (sid,))
             row = cur.fetchone()
-            if row is None:
-                raise NotFoundError(f"session {sid} not found")
+            if row is None:  # missing, someone else's, or shared read-only
+                raise self._refusal(sid, self._access(cur, sid), "change")
             stored = session_from_row(row)
             if stored.user_id != session.user_id:
                 raise PermissionDeniedError("a session cannot change its owner")
@@ -183,10 +194,20 @@ class PostgresSessionView:
                     q.UPDATE_IR,
                     (sid, Jsonb(session.current_ir), session.ir_version, change_description),
                 )
-            cur.execute(
-                q.UPDATE_FIELDS,
-                (session.prompt, session.status, Jsonb(session.metadata), sid),
-            )
+            # An editor who leaves the owner's fields alone does not write them (the stored
+            # metadata may hold keys this model does not carry); if they changed, the database
+            # refuses the write and everything above with it.
+            if (
+                stored.user_id == self._user
+                or self._user is None
+                or _fields(session) != _fields(stored)
+            ):
+                cur.execute(
+                    q.UPDATE_FIELDS,
+                    (session.prompt, session.status, Jsonb(session.metadata), sid),
+                )
+            else:
+                cur.execute(q.GET_SESSION, (sid,))
             return session_from_row(_one(cur))
 
         return self._run(work, sid)
@@ -214,7 +235,7 @@ class PostgresSessionView:
         def work(cur: Cursor) -> None:
             cur.execute(q.DELETE_SESSION, (sid,))
             if cur.fetchone() is None:
-                raise NotFoundError(f"session {sid} not found")
+                raise self._refusal(sid, self._access(cur, sid), "delete")
 
         self._run(work, sid)
 
@@ -244,6 +265,9 @@ class PostgresSessionView:
             raise InvalidInputError("to_version must be an integer")
 
         def work(cur: Cursor) -> PromptSession:
+            access = self._access(cur, sid)
+            if access in (None, "viewer"):
+                raise self._refusal(sid, access, "change")
             cur.execute(
                 q.ROLLBACK,
                 (sid, to_version, expected_version, change_description),
@@ -251,6 +275,126 @@ class PostgresSessionView:
             return session_from_row(_one(cur))
 
         return self._run(work, sid)
+
+    def share(
+        self, session_id: UUID | str, user_id: UUID | str, role: ShareRole = "viewer"
+    ) -> Share:
+        sid = parse_uuid(session_id)
+        grantee = parse_uuid(user_id, "user id")
+        validate_share_role(role)
+
+        def work(cur: Cursor) -> Share:
+            access = self._access(cur, sid)
+            if access not in ("owner", "service"):
+                raise self._refusal(sid, access, "share")
+            cur.execute(q.SHARE, (sid, grantee, role))
+            return share_from_row(_one(cur))
+
+        return self._run(work, sid)
+
+    def unshare(self, session_id: UUID | str, user_id: UUID | str) -> None:
+        sid = parse_uuid(session_id)
+        grantee = parse_uuid(user_id, "user id")
+
+        def work(cur: Cursor) -> None:
+            access = self._access(cur, sid)
+            if access not in ("owner", "service"):
+                raise self._refusal(sid, access, "unshare")
+            cur.execute(q.UNSHARE, (sid, grantee))
+            if cur.fetchone() is None:
+                raise NotFoundError(f"session {sid} is not shared with user {grantee}")
+
+        self._run(work, sid)
+
+    def shares(self, session_id: UUID | str) -> list[Share]:
+        sid = parse_uuid(session_id)
+
+        def work(cur: Cursor) -> list[Share]:
+            if self._access(cur, sid) is None:
+                raise NotFoundError(f"session {sid} not found")
+            cur.execute(q.SHARES, (sid,))
+            return [share_from_row(r) for r in cur.fetchall()]
+
+        return self._run(work, sid)
+
+    def list_shared_with_me(self, *, limit: int | None = None) -> list[PromptSession]:
+        validate_limit(limit)
+        if self._user is None:
+            raise InvalidInputError("service mode acts as no user: nothing is shared with it")
+
+        def work(cur: Cursor) -> list[PromptSession]:
+            cur.execute(q.LIST_SHARED_WITH_ME, (limit,))
+            return [session_from_row(r) for r in cur.fetchall()]
+
+        return self._run(work)
+
+    def record_event(
+        self,
+        event_type: str,
+        *,
+        session_id: UUID | str | None = None,
+        event_data: JsonObject | None = None,
+        latency_ms: int | None = None,
+        user_id: UUID | str | None = None,
+    ) -> AnalyticsEvent:
+        validate_event_type(event_type)
+        data = validate_event_data({} if event_data is None else event_data)
+        validate_latency(latency_ms)
+        sid = None if session_id is None else parse_uuid(session_id)
+        owner = None if user_id is None else parse_uuid(user_id, "user id")
+        if self._user is not None and owner not in (None, self._user):
+            raise PermissionDeniedError("a user records events only as themselves")
+        if self._user is None and owner is None:
+            raise InvalidInputError("an event needs a user: pass user_id")
+
+        def work(cur: Cursor) -> AnalyticsEvent:
+            cur.execute(q.RECORD_EVENT, (sid, owner, event_type, Jsonb(data), latency_ms))
+            return event_from_row(_one(cur))
+
+        return self._run(work, sid)
+
+    def events(
+        self, *, session_id: UUID | str | None = None, limit: int | None = None
+    ) -> list[AnalyticsEvent]:
+        validate_limit(limit)
+        sid = None if session_id is None else parse_uuid(session_id)
+        params = {"user_id": self._user, "session_id": sid, "limit": limit}
+
+        def work(cur: Cursor) -> list[AnalyticsEvent]:
+            cur.execute(q.LIST_EVENTS, params)
+            return [event_from_row(r) for r in cur.fetchall()]
+
+        return self._run(work)
+
+    # -- access ----------------------------------------------------------------------------------
+    def _access(self, cur: Cursor, sid: UUID) -> str | None:
+        """'service', 'owner', 'editor' or 'viewer'; None when the session does not exist for us."""
+        cur.execute(q.SESSION_ACCESS, (sid,))
+        row = cur.fetchone()
+        if row is None:
+            return None
+        if self._user is None:
+            return "service"
+        if row["user_id"] == self._user:
+            return "owner"
+        role: str = row["share_role"]
+        return role
+
+    @staticmethod
+    def _refusal(sid: UUID, access: str | None, action: str) -> Exception:
+        """Why `action` was refused: the session is not found for us, or not ours to do it to."""
+        if access is None:
+            return NotFoundError(f"session {sid} not found")
+        if action == "change" and access == "viewer":
+            return PermissionDeniedError(
+                f"session {sid} is shared with this user as viewer: it cannot be changed"
+            )
+        return PermissionDeniedError(f"only the owner of session {sid} can {action} it")
+
+
+def _fields(session: PromptSession) -> tuple[object, ...]:
+    """What only the owner may change."""
+    return (session.prompt, session.status, session.holes, session.assists)
 
 
 def _json(value: dict[str, Any] | None) -> Jsonb | None:

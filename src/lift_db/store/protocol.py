@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
-from lift_db.store.models import HistoryEntry, NewSession, PromptSession
+from lift_db.store.models import (
+    AnalyticsEvent,
+    HistoryEntry,
+    JsonObject,
+    NewSession,
+    PromptSession,
+    Share,
+    ShareRole,
+)
 
 
 class SessionStore(Protocol):
@@ -14,6 +22,12 @@ class SessionStore(Protocol):
     Every method either does all it says or nothing, and raises only `StoreError` subclasses for
     what callers must handle: `InvalidInputError`, `NotFoundError` (missing or someone else's),
     `PermissionDeniedError`, `VersionConflictError`.
+
+    A session shared with the user counts as theirs to read: `get`, `history` and `shares` see
+    it. A `viewer` changes nothing (`PermissionDeniedError`); an `editor` may write the IR through
+    `update` and `rollback`, but changing the prompt, status, holes or assists, deleting, and
+    sharing stay the owner's (`PermissionDeniedError`). `list_active` and `list_all` list the
+    user's own sessions; `list_shared_with_me` the others.
     """
 
     def create(self, new: NewSession) -> PromptSession:
@@ -59,6 +73,51 @@ class SessionStore(Protocol):
         change_description: str | None = None,
     ) -> PromptSession:
         """Restore version `to_version` as a new version; history is never rewritten."""
+        ...
+
+    def share(
+        self, session_id: UUID | str, user_id: UUID | str, role: ShareRole = "viewer"
+    ) -> Share:
+        """Give another user `role` on the session (owner only); sharing again changes the role.
+
+        Sharing with the owner, with a user who does not exist or with an unknown role is
+        `InvalidInputError`.
+        """
+        ...
+
+    def unshare(self, session_id: UUID | str, user_id: UUID | str) -> None:
+        """Revoke a user's share (owner only); access ends at once. `NotFoundError` if none."""
+        ...
+
+    def shares(self, session_id: UUID | str) -> list[Share]:
+        """The session's shares, oldest first: all of them for the owner, one's own otherwise."""
+        ...
+
+    def list_shared_with_me(self, *, limit: int | None = None) -> list[PromptSession]:
+        """Sessions other users shared with this user, newest first (not in service mode)."""
+        ...
+
+    def record_event(
+        self,
+        event_type: str,
+        *,
+        session_id: UUID | str | None = None,
+        event_data: JsonObject | None = None,
+        latency_ms: int | None = None,
+        user_id: UUID | str | None = None,
+    ) -> AnalyticsEvent:
+        """Record an analytics event as this user, for no session or one they can read.
+
+        `user_id` is the acting user by default; only service mode records for someone else (and
+        must name them). Outcomes are `session_finalized` / `session_abandoned`;
+        `event_data["prompt_type"]` classifies the prompt.
+        """
+        ...
+
+    def events(
+        self, *, session_id: UUID | str | None = None, limit: int | None = None
+    ) -> list[AnalyticsEvent]:
+        """This user's events (service mode: everyone's), newest first, optionally of a session."""
         ...
 
 

@@ -69,3 +69,61 @@ ROLLBACK: LiteralString = """
 select id, user_id, prompt, status, current_ir, ir_version, metadata, created_at, updated_at
   from public.rollback_session(%s, %s, %s, %s)
 """
+
+# The caller's standing on a session it can see: its owner, and the caller's share role if any.
+# No row: the session does not exist for the caller.
+SESSION_ACCESS: LiteralString = """
+select s.user_id,
+       (select sh.role
+          from public.session_shares as sh
+         where sh.session_id = s.id
+           and sh.user_id = auth.uid()) as share_role
+  from public.sessions as s
+ where s.id = %s
+"""
+
+SHARE: LiteralString = """
+insert into public.session_shares (session_id, user_id, role)
+values (%s, %s, %s)
+on conflict (session_id, user_id) do update set role = excluded.role
+returning session_id, user_id, role, created_at, updated_at
+"""
+
+UNSHARE: LiteralString = """
+delete from public.session_shares
+ where session_id = %s
+   and user_id = %s
+returning user_id
+"""
+
+SHARES: LiteralString = """
+select session_id, user_id, role, created_at, updated_at
+  from public.session_shares
+ where session_id = %s
+ order by created_at, user_id
+"""
+
+LIST_SHARED_WITH_ME: LiteralString = """
+select s.id, s.user_id, s.prompt, s.status, s.current_ir, s.ir_version, s.metadata, s.created_at,
+       s.updated_at
+  from public.sessions as s
+  join public.session_shares as sh on sh.session_id = s.id
+ where sh.user_id = auth.uid()
+ order by s.created_at desc, s.id desc
+ limit %s
+"""
+
+RECORD_EVENT: LiteralString = """
+insert into public.analytics_events (session_id, user_id, event_type, event_data, latency_ms)
+values (%s, coalesce(%s, auth.uid()), %s, %s, %s)
+returning id, session_id, user_id, event_type, event_data, latency_ms, created_at
+"""
+
+LIST_EVENTS: LiteralString = """
+select id, session_id, user_id, event_type, event_data, latency_ms, created_at
+  from public.analytics_events
+ where (%(user_id)s::uuid is null or user_id = %(user_id)s::uuid)
+   and (%(session_id)s::uuid is null or session_id = %(session_id)s::uuid)
+ order by created_at desc, id desc
+ limit %(limit)s
+"""

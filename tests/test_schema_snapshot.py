@@ -1,0 +1,235 @@
+"""The schema snapshot: docs/schema.sql and docs/ERD.md follow the migrations, or CI fails."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lift_db import migrations, snapshot
+from lift_db.erd import mermaid_type
+from lift_db.migrations import MigrationFile
+from lift_db.project import Project
+from lift_db.server import LocalServer
+from lift_db.snapshot import Snapshot, SnapshotError
+
+NOTES = """\
+-- Why: notes of a user, with replies; RLS on the notes only, to see the ERD tell them apart.
+set local lock_timeout = '5s';
+
+create schema if not exists private;
+
+create table public.notes (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references auth.users (id) on delete cascade,
+  body text not null,
+  price numeric(10, 2),
+  embedding extensions.vector(3),
+  created_at timestamptz not null default now()
+);
+create index notes_user_id_idx on public.notes using btree (user_id);
+alter table public.notes enable row level security;
+create policy "owners read their notes" on public.notes
+for select to authenticated
+using ((select auth.uid()) = user_id);
+
+create table public.replies (
+  note_id uuid not null references public.notes (id) on delete cascade,
+  position bigint not null,
+  quoted_note uuid references public.notes (id),
+  primary key (note_id, position)
+);
+create index replies_quoted_note_idx on public.replies using btree (quoted_note);
+
+create function private.welcome() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  return new;
+end
+$$;
+create trigger welcome_new_user after insert on auth.users
+for each row execute function private.welcome();
+"""
+
+
+@pytest.fixture(scope="module")
+def project_snapshot(project: Project, local_server: LocalServer) -> Snapshot:
+    return snapshot.build(local_server, migrations.discover(project.migrations_dir))
+
+
+@pytest.fixture(scope="module")
+def notes_files(tmp_path_factory: pytest.TempPathFactory, project: Project) -> list[MigrationFile]:
+    folder = tmp_path_factory.mktemp("migrations")
+    for file in migrations.discover(project.migrations_dir):
+        shutil.copy(file.path, folder / file.filename)
+    (folder / "20991231000000_notes.sql").write_text(NOTES, encoding="utf-8")
+    return migrations.discover(folder)
+
+
+@pytest.fixture(scope="module")
+def notes_snapshot(local_server: LocalServer, notes_files: list[MigrationFile]) -> Snapshot:
+    return snapshot.build(local_server, notes_files)
+
+
+def test_the_committed_snapshot_matches_the_migrations(
+    project: Project, project_snapshot: Snapshot
+) -> None:
+    # The gate itself: fails with a diff and "run `make snapshot`" when docs/ is stale.
+    snapshot.verify(project_snapshot, project.root / "docs")
+
+
+def test_a_new_migration_makes_the_committed_snapshot_stale(
+    project: Project, notes_snapshot: Snapshot
+) -> None:
+    with pytest.raises(SnapshotError) as caught:
+        # Enough diff lines to reach the new table wherever the growing schema sorts it.
+        snapshot.verify(notes_snapshot, project.root / "docs", max_diff_lines=400)
+    message = str(caught.value)
+    assert "docs/schema.sql is stale" in message
+    assert "docs/ERD.md is stale" in message
+    assert "+CREATE TABLE public.notes (" in message
+    assert "make snapshot" in message
+
+
+def test_an_edited_or_missing_snapshot_file_is_stale(
+    project: Project, project_snapshot: Snapshot, tmp_path: Path
+) -> None:
+    snapshot.write(project_snapshot, tmp_path)
+    snapshot.verify(project_snapshot, tmp_path)
+    schema = tmp_path / "schema.sql"
+    schema.write_text(schema.read_text() + "\n-- a hand edit\n")
+    (tmp_path / "ERD.md").unlink()
+    with pytest.raises(SnapshotError) as caught:
+        snapshot.verify(project_snapshot, tmp_path)
+    message = str(caught.value)
+    assert "docs/schema.sql is stale" in message
+    assert "-- a hand edit" in message
+    assert "docs/ERD.md is missing" in message
+    assert "make snapshot" in message
+    assert {p.name for p in snapshot.write(project_snapshot, tmp_path)} == {"schema.sql", "ERD.md"}
+    snapshot.verify(project_snapshot, tmp_path)
+
+
+def test_the_snapshot_is_deterministic(
+    local_server: LocalServer, notes_files: list[MigrationFile], notes_snapshot: Snapshot
+) -> None:
+    assert snapshot.build(local_server, notes_files) == notes_snapshot
+
+
+def test_schema_sql_holds_what_the_migrations_add_and_nothing_of_the_platform(
+    notes_files: list[MigrationFile], notes_snapshot: Snapshot
+) -> None:
+    schema = notes_snapshot.files["schema.sql"]
+    for expected in (
+        "CREATE SCHEMA private;",
+        "CREATE TABLE public.notes (",
+        "CREATE INDEX replies_quoted_note_idx ON public.replies USING btree (quoted_note);",
+        'CREATE POLICY "owners read their notes" ON public.notes FOR SELECT TO authenticated',
+        "ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;",
+        "GRANT ALL ON TABLE public.replies TO anon;",
+        # Made by a migration on a platform table: kept, with its unusual owner.
+        "-- Name: users welcome_new_user; Type: TRIGGER; Schema: auth; Owner: supabase_auth_admin",
+        "CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA extensions;",
+        f"-- Migrations: {len(notes_files)}, the last 20991231000000_notes.sql",
+    ):
+        assert expected in schema
+    for platform_or_noise in (
+        "CREATE TABLE auth.users",
+        "CREATE FUNCTION auth.uid()",
+        "supabase_migrations",
+        "\\restrict",
+        "Dumped from",
+        "SET statement_timeout",
+        "OWNER TO postgres",
+        "Owner: postgres",
+        "COMMENT ON EXTENSION",
+    ):
+        assert platform_or_noise not in schema
+
+
+def test_erd_draws_tables_keys_relations_and_rls(notes_snapshot: Snapshot) -> None:
+    erd = notes_snapshot.files["ERD.md"]
+    assert "```mermaid\nerDiagram\n" in erd
+    for expected in (
+        '    "public.notes" {\n        uuid id PK\n        uuid user_id FK\n',
+        '        numeric price "numeric(10,2)"\n',
+        "        vector(3) embedding\n",
+        "        timestamptz created_at\n",
+        '    "public.replies" {\n        uuid note_id PK, FK\n        bigint position PK\n',
+        # Referenced platform table: only the referenced column.
+        '    "auth.users" {\n        uuid id PK\n    }\n',
+        # Mandatory many-to-one, not part of the key: dashed.
+        '"auth.users" ||..o{ "public.notes" : "user_id"',
+        # Part of the child's key: identifying, solid.
+        '"public.notes" ||--o{ "public.replies" : "note_id"',
+        # Nullable reference: zero or one parent.
+        '"public.notes" |o..o{ "public.replies" : "quoted_note"',
+        "| `public.notes` | enabled | owners read their notes (select: authenticated) |",
+        "| `public.replies` | **off** | none |",
+    ):
+        assert expected in erd
+
+
+@pytest.mark.parametrize(
+    ("pg_type", "mermaid"),
+    [
+        ("timestamp with time zone", "timestamptz"),
+        ("timestamp(3) without time zone", "timestamp(3)"),
+        ("character varying(20)", "varchar(20)"),
+        ("double precision[]", "float8[]"),
+        ("extensions.vector(1536)", "vector(1536)"),
+        ("numeric(10,2)", "numeric"),
+        ("public.session_status", "session_status"),
+    ],
+)
+def test_mermaid_types_fit_mermaid_attribute_syntax(pg_type: str, mermaid: str) -> None:
+    assert mermaid_type(pg_type) == mermaid
+
+
+def test_normalize_drops_what_changes_between_runs() -> None:
+    dump = "\n".join(
+        [
+            "--",
+            "-- PostgreSQL database dump",
+            "--",
+            "",
+            "\\restrict AbC123",
+            "",
+            "-- Dumped from database version 18.6",
+            "SET statement_timeout = 0;",
+            "",
+            "--",
+            "-- Name: t; Type: TABLE; Schema: public; Owner: postgres",
+            "--",
+            "",
+            "CREATE TABLE public.t (",
+            "    id bigint",
+            ");",
+            "",
+            "",
+            "ALTER TABLE public.t OWNER TO postgres;",
+            "",
+            "--",
+            "-- Name: u; Type: TABLE; Schema: public; Owner: someone_else",
+            "--",
+            "",
+            "CREATE TABLE public.u ();",
+            "ALTER TABLE public.u OWNER TO someone_else;",
+            "",
+            "--",
+            "-- PostgreSQL database dump complete",
+            "--",
+            "",
+            "\\unrestrict AbC123",
+        ]
+    )
+    assert snapshot.normalize(dump) == [
+        "--\n-- Name: t; Type: TABLE; Schema: public\n--\n\nCREATE TABLE public.t (\n"
+        "    id bigint\n);",
+        "--\n-- Name: u; Type: TABLE; Schema: public; Owner: someone_else\n--\n\n"
+        "CREATE TABLE public.u ();\nALTER TABLE public.u OWNER TO someone_else;",
+    ]
