@@ -51,6 +51,13 @@ def scale_line(result: RunResult) -> str:
     return f"scale {result.scale['factor']:g}: " + ", ".join(parts)
 
 
+def _data_notes(result: RunResult) -> list[str]:
+    floats = {k: v for k, v in result.data.items() if isinstance(v, float)}
+    if not floats:
+        return []
+    return ["Data: " + ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in floats.items()), ""]
+
+
 def machine_line(machine: dict[str, Any]) -> str:
     return (
         f"{machine.get('cpu')}, {machine.get('cores')} cores, {machine.get('memory_gb')} GB RAM; "
@@ -73,6 +80,7 @@ def markdown(result: RunResult) -> str:
         f"total {result.timings_s.get('total', 0):.0f} s "
         f"(data generation {result.timings_s.get('generate', 0):.0f} s).",
         "",
+        *_data_notes(result),
         "Ratio: subject median / baseline median, measured in the same run. "
         "For rates, p95 is the rate 95% of runs reached.",
         "",

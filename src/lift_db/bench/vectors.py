@@ -118,6 +118,29 @@ select s.user_id, count(*)::float8 / (select count(*) from public.session_embedd
 
 EXACT = {"enable_indexscan": "off", "enable_bitmapscan": "off"}
 
+# What the data looks like: cosine similarity of a query to its nearest row, to its 10th
+# nearest, and to rows at random (20 queries, exact).
+SHAPE: LiteralString = """
+with q as (select q, v from bench.vector_queries order by q limit 20),
+     near as (
+       select q.q, n.rank, n.similarity
+         from q,
+              lateral (select row_number() over (order by e.embedding operator(extensions.<=>) q.v)
+                              as rank,
+                              1 - (e.embedding operator(extensions.<=>) q.v) as similarity
+                         from public.session_embeddings as e
+                        order by e.embedding operator(extensions.<=>) q.v
+                        limit 10) as n),
+     random_rows as (
+       select 1 - (e.embedding operator(extensions.<=>) q.v) as similarity
+         from q,
+              lateral (select embedding from public.session_embeddings
+                        order by md5(session_id::text || q.q) limit 50) as e)
+select (select avg(similarity) from near where rank = 1),
+       (select avg(similarity) from near where rank = 10),
+       (select avg(similarity) from random_rows)
+"""
+
 
 def missing(features: Features) -> str | None:
     if (TABLE, "embedding") not in {(t, c) for t, c, _ in features.vector_columns}:
@@ -190,10 +213,17 @@ def generate(db: BenchDatabase, scale: Scale, progress: Progress) -> dict[str, A
                 {**params, "lo": QUERY_IDS, "hi": QUERY_IDS + QUERY_COUNT - 1},
             )
         row = one(conn, "select count(*) from public.session_embeddings")
+        with conn.transaction():
+            for name, value in EXACT.items():
+                conn.execute("select set_config(%s, %s, true)", (name, value))
+            shape = one(conn, SHAPE)
     return {
         "embeddings": int(row[0]),
         "embedding_topics": topics,
         "hnsw_build_s": round(build, 1),
+        "cosine_nearest": round(float(shape[0]), 3),
+        "cosine_10th_nearest": round(float(shape[1]), 3),
+        "cosine_random_pair": round(float(shape[2]), 3),
     }
 
 
