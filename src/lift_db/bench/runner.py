@@ -63,6 +63,7 @@ def run_once(
             result.data.update(module.generate(db, scale, progress))
         with db.connect(admin=True) as conn:
             conn.execute("checkpoint")
+            result.data.update(database.sizes_mb(conn))
         result.timings_s["generate"] = clock() - t
         for key in SECTIONS:
             if key not in wanted:
