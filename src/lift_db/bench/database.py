@@ -149,13 +149,16 @@ def detect(conn: Conn) -> Features:
 # -- how much disk the data takes ---------------------------------------------------------------
 
 _SIZES: LiteralString = """
-select t.name, coalesce(sum(pg_catalog.pg_total_relation_size(p.relid)), 0)
+select t.name,
+       case when c.relkind = 'p'
+            then (select sum(pg_catalog.pg_total_relation_size(p.relid))
+                    from pg_catalog.pg_partition_tree(c.oid) as p)
+            else pg_catalog.pg_total_relation_size(c.oid) end
   from (values ('sessions', 'public.sessions'),
                ('session_history', 'public.session_history'),
                ('analytics_events', 'public.analytics_events'),
                ('session_embeddings', 'public.session_embeddings')) as t (name, rel)
-  left join lateral pg_catalog.pg_partition_tree(pg_catalog.to_regclass(t.rel)) as p on true
- group by t.name
+  join pg_catalog.pg_class as c on c.oid = pg_catalog.to_regclass(t.rel)
 """
 
 _HNSW_SIZE: LiteralString = """
@@ -170,7 +173,7 @@ select coalesce(sum(pg_catalog.pg_relation_size(i.indexrelid)), 0)
 def sizes_mb(conn: Conn) -> dict[str, float]:
     """Tables with their indexes and TOAST (partitions summed), the HNSW indexes, the database."""
     mb = 1024 * 1024
-    out = {f"{name}_mb": round(int(size) / mb, 1) for name, size in conn.execute(_SIZES)}
+    out = {f"{name}_mb": round(int(size or 0) / mb, 1) for name, size in conn.execute(_SIZES)}
     out["hnsw_index_mb"] = round(int(one(conn, _HNSW_SIZE)[0]) / mb, 1)
     out = {k: v for k, v in out.items() if v > 0}
     out["database_mb"] = round(
