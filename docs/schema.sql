@@ -2,7 +2,7 @@
 -- fails when it is stale. What the migrations in supabase/migrations add to or change
 -- in a Supabase database, as `pg_dump --schema-only` writes it after all of them ran
 -- (platform objects left out; an owner is named only when it is not postgres).
--- Migrations: 17, the last 20261126002950_realtime.sql
+-- Migrations: 20, the last 20261126003200_match_sessions.sql
 
 --
 -- Name: partitions; Type: SCHEMA; Schema: -
@@ -245,6 +245,68 @@ begin
       using errcode = '428C9';
   end if;
   new.updated_at := now();
+  return new;
+end
+$$;
+
+--
+-- Name: guard_session_embedding(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.guard_session_embedding() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+  current_version integer;
+begin
+  if tg_op = 'UPDATE' then
+    if new.session_id <> old.session_id then
+      raise exception 'an embedding cannot move to another session'
+        using errcode = '42501';
+    end if;
+    if new.created_at <> old.created_at then
+      raise exception 'created_at is maintained by the database'
+        using errcode = '428C9';
+    end if;
+    if new.ir_version < old.ir_version then
+      raise exception
+        'embedding version conflict on session %: it was computed from ir version %, '
+        'newer than version %', new.session_id, old.ir_version, new.ir_version
+        using errcode = 'PT409',
+              detail = format('current_version=%s', old.ir_version),
+              hint = 'embed the session''s current IR, or leave the newer embedding in place';
+    end if;
+  end if;
+
+  -- Named here: for an API user, RLS would refuse a null session before its constraint could.
+  if new.session_id is null then
+    raise exception 'session_id must not be null' using errcode = '22004';
+  end if;
+  -- The not-null constraint names it.
+  if new.ir_version is null then
+    return new;
+  end if;
+  select s.ir_version into current_version
+    from public.sessions as s
+   where s.id = new.session_id;
+  if not found then
+    raise exception 'session % not found', new.session_id
+      using errcode = 'PT404',
+            hint = 'the session does not exist or belongs to another user';
+  end if;
+  if new.ir_version < 1 or new.ir_version > current_version then
+    raise exception 'session % has no ir version %', new.session_id, new.ir_version
+      using errcode = 'PT404',
+            detail = format('its latest version is %s', current_version),
+            hint = 'an embedding is computed from one of the session''s IR versions';
+  end if;
+
+  if tg_op = 'INSERT' then
+    new.updated_at := new.created_at;
+  else
+    new.updated_at := now();
+  end if;
   return new;
 end
 $$;
@@ -516,6 +578,83 @@ begin
   return new;
 end
 $$;
+
+--
+-- Name: match_sessions(extensions.vector, integer, double precision); Type: FUNCTION; Schema: public
+--
+
+CREATE FUNCTION public.match_sessions(query_embedding extensions.vector, match_count integer DEFAULT 10, min_similarity double precision DEFAULT '-1'::integer) RETURNS TABLE(session_id uuid, similarity double precision, is_stale boolean)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    SET "hnsw.ef_search" TO '100'
+    SET "hnsw.iterative_scan" TO 'relaxed_order'
+    SET "hnsw.max_scan_tuples" TO '20000'
+    SET plan_cache_mode TO 'force_custom_plan'
+    AS $$
+declare
+  dimensions integer;
+begin
+  if match_sessions.query_embedding is null then
+    raise exception 'query_embedding must not be null' using errcode = '22004';
+  end if;
+  if match_sessions.match_count is null then
+    raise exception 'match_count must not be null' using errcode = '22004';
+  end if;
+  if match_sessions.min_similarity is null then
+    raise exception 'min_similarity must not be null' using errcode = '22004';
+  end if;
+
+  -- The dimension is declared once, by the embedding column's type (vector's type modifier is
+  -- its dimension).
+  select a.atttypmod into dimensions
+    from pg_catalog.pg_attribute as a
+   where a.attrelid = 'public.session_embeddings'::pg_catalog.regclass
+     and a.attname = 'embedding';
+  if extensions.vector_dims(match_sessions.query_embedding) <> dimensions then
+    raise exception 'query_embedding has % dimensions; session embeddings have %',
+      extensions.vector_dims(match_sessions.query_embedding), dimensions
+      using errcode = '22023';
+  end if;
+  if extensions.vector_norm(match_sessions.query_embedding) = 0 then
+    raise exception 'query_embedding is the zero vector, for which cosine similarity is undefined'
+      using errcode = '22023';
+  end if;
+  if match_sessions.match_count not between 1 and 100 then
+    raise exception 'match_count must be between 1 and 100, not %', match_sessions.match_count
+      using errcode = '22023';
+  end if;
+  -- NaN compares greater than every number, so it fails the upper bound.
+  if match_sessions.min_similarity not between -1 and 1 then
+    raise exception 'min_similarity must be between -1 and 1, not %', match_sessions.min_similarity
+      using errcode = '22023';
+  end if;
+
+  return query
+  with nearest as materialized (
+    select
+      e.session_id,
+      e.ir_version,
+      e.embedding operator(extensions.<=>) match_sessions.query_embedding as distance
+    from public.session_embeddings as e
+    order by e.embedding operator(extensions.<=>) match_sessions.query_embedding
+    limit match_sessions.match_count
+  )
+  select
+    n.session_id,
+    1 - n.distance,
+    n.ir_version <> s.ir_version
+  from nearest as n
+  inner join public.sessions as s on n.session_id = s.id
+  where 1 - n.distance >= match_sessions.min_similarity
+  order by n.distance, n.session_id;
+end
+$$;
+
+--
+-- Name: FUNCTION match_sessions(query_embedding extensions.vector, match_count integer, min_similarity double precision); Type: COMMENT; Schema: public
+--
+
+COMMENT ON FUNCTION public.match_sessions(query_embedding extensions.vector, match_count integer, min_similarity double precision) IS 'Sessions the caller may read whose IR embedding is most similar (cosine) to query_embedding, best first: at most match_count (1..100) with similarity >= min_similarity (-1..1). is_stale: the embedding was computed from an older IR version.';
 
 --
 -- Name: sessions; Type: TABLE; Schema: public
@@ -884,6 +1023,62 @@ COMMENT ON TABLE public.repositories IS 'Per-user cache of repository metadata f
 COMMENT ON COLUMN public.repositories.metadata IS 'The provider''s raw repository object (JSON), as fetched at fetched_at.';
 
 --
+-- Name: session_embeddings; Type: TABLE; Schema: public
+--
+
+CREATE TABLE public.session_embeddings (
+    session_id uuid NOT NULL,
+    embedding extensions.vector(1536) NOT NULL,
+    model text NOT NULL,
+    ir_version integer NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT session_embeddings_embedding_not_zero CHECK ((extensions.vector_norm(embedding) > (0)::double precision)),
+    CONSTRAINT session_embeddings_ir_version_positive CHECK ((ir_version >= 1)),
+    CONSTRAINT session_embeddings_model_length CHECK ((char_length(model) <= 200)),
+    CONSTRAINT session_embeddings_model_not_blank CHECK ((model ~ '\S'::text))
+);
+
+--
+-- Name: TABLE session_embeddings; Type: COMMENT; Schema: public
+--
+
+COMMENT ON TABLE public.session_embeddings IS 'One embedding of a session''s IR (cosine similarity search), with the model that computed it and the IR version it was computed from.';
+
+--
+-- Name: COLUMN session_embeddings.embedding; Type: COMMENT; Schema: public
+--
+
+COMMENT ON COLUMN public.session_embeddings.embedding IS 'The IR''s embedding. Its dimension (the type''s modifier) is the one every query must have.';
+
+--
+-- Name: COLUMN session_embeddings.ir_version; Type: COMMENT; Schema: public
+--
+
+COMMENT ON COLUMN public.session_embeddings.ir_version IS 'The sessions.ir_version the embedding was computed from; older than the session''s: stale.';
+
+--
+-- Name: session_embedding_status; Type: VIEW; Schema: public
+--
+
+CREATE VIEW public.session_embedding_status WITH (security_invoker='true') AS
+ SELECT e.session_id,
+    e.model,
+    e.ir_version,
+    s.ir_version AS current_ir_version,
+    e.created_at,
+    e.updated_at,
+    (e.ir_version <> s.ir_version) AS is_stale
+   FROM (public.session_embeddings e
+     JOIN public.sessions s ON ((e.session_id = s.id)));
+
+--
+-- Name: VIEW session_embedding_status; Type: COMMENT; Schema: public
+--
+
+COMMENT ON VIEW public.session_embedding_status IS 'Each readable embedding with its session''s current IR version; is_stale: the IR has changed since the embedding was computed.';
+
+--
 -- Name: session_history; Type: TABLE; Schema: public
 --
 
@@ -1024,6 +1219,13 @@ ALTER TABLE ONLY public.repositories
     ADD CONSTRAINT repositories_pkey PRIMARY KEY (id);
 
 --
+-- Name: session_embeddings session_embeddings_pkey; Type: CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.session_embeddings
+    ADD CONSTRAINT session_embeddings_pkey PRIMARY KEY (session_id);
+
+--
 -- Name: session_history session_history_pkey; Type: CONSTRAINT; Schema: public
 --
 
@@ -1120,6 +1322,12 @@ CREATE INDEX comments_session_id_version_idx ON public.comments USING btree (ses
 CREATE UNIQUE INDEX repositories_user_id_provider_owner_name_key ON public.repositories USING btree (user_id, provider, lower(owner), lower(name));
 
 --
+-- Name: session_embeddings_embedding_idx; Type: INDEX; Schema: public
+--
+
+CREATE INDEX session_embeddings_embedding_idx ON public.session_embeddings USING hnsw (embedding extensions.vector_cosine_ops) WITH (m='16', ef_construction='64');
+
+--
 -- Name: session_shares_user_id_session_id_idx; Type: INDEX; Schema: public
 --
 
@@ -1208,6 +1416,12 @@ CREATE TRIGGER comments_guard_columns BEFORE UPDATE ON public.comments FOR EACH 
 --
 
 CREATE TRIGGER comments_touch_updated_at BEFORE INSERT OR UPDATE ON public.comments FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
+--
+-- Name: session_embeddings session_embeddings_guard; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER session_embeddings_guard BEFORE INSERT OR UPDATE ON public.session_embeddings FOR EACH ROW EXECUTE FUNCTION private.guard_session_embedding();
 
 --
 -- Name: session_history session_history_append_only; Type: TRIGGER; Schema: public
@@ -1305,6 +1519,13 @@ ALTER TABLE ONLY public.favourite_repositories
 
 ALTER TABLE ONLY public.repositories
     ADD CONSTRAINT repositories_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+--
+-- Name: session_embeddings session_embeddings_session_id_fkey; Type: FK CONSTRAINT; Schema: public
+--
+
+ALTER TABLE ONLY public.session_embeddings
+    ADD CONSTRAINT session_embeddings_session_id_fkey FOREIGN KEY (session_id) REFERENCES public.sessions(id) ON DELETE CASCADE;
 
 --
 -- Name: session_history session_history_session_id_fkey; Type: FK CONSTRAINT; Schema: public
@@ -1455,6 +1676,46 @@ CREATE POLICY repositories_select_own ON public.repositories FOR SELECT TO authe
 --
 
 CREATE POLICY repositories_update_own ON public.repositories FOR UPDATE TO authenticated USING ((user_id = ( SELECT auth.uid() AS uid))) WITH CHECK ((user_id = ( SELECT auth.uid() AS uid)));
+
+--
+-- Name: session_embeddings; Type: ROW SECURITY; Schema: public
+--
+
+ALTER TABLE public.session_embeddings ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: session_embeddings session_embeddings_delete_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY session_embeddings_delete_own ON public.session_embeddings FOR DELETE TO authenticated USING ((EXISTS ( SELECT 1
+   FROM public.sessions s
+  WHERE ((s.id = session_embeddings.session_id) AND (s.user_id = ( SELECT auth.uid() AS uid))))));
+
+--
+-- Name: session_embeddings session_embeddings_insert_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY session_embeddings_insert_own ON public.session_embeddings FOR INSERT TO authenticated WITH CHECK ((EXISTS ( SELECT 1
+   FROM public.sessions s
+  WHERE ((s.id = session_embeddings.session_id) AND (s.user_id = ( SELECT auth.uid() AS uid))))));
+
+--
+-- Name: session_embeddings session_embeddings_select_readable; Type: POLICY; Schema: public
+--
+
+CREATE POLICY session_embeddings_select_readable ON public.session_embeddings FOR SELECT TO authenticated USING ((EXISTS ( SELECT 1
+   FROM public.sessions s
+  WHERE (s.id = session_embeddings.session_id))));
+
+--
+-- Name: session_embeddings session_embeddings_update_own; Type: POLICY; Schema: public
+--
+
+CREATE POLICY session_embeddings_update_own ON public.session_embeddings FOR UPDATE TO authenticated USING ((EXISTS ( SELECT 1
+   FROM public.sessions s
+  WHERE ((s.id = session_embeddings.session_id) AND (s.user_id = ( SELECT auth.uid() AS uid)))))) WITH CHECK ((EXISTS ( SELECT 1
+   FROM public.sessions s
+  WHERE ((s.id = session_embeddings.session_id) AND (s.user_id = ( SELECT auth.uid() AS uid))))));
 
 --
 -- Name: session_history; Type: ROW SECURITY; Schema: public
@@ -1637,6 +1898,12 @@ REVOKE ALL ON FUNCTION private.guard_comment_columns() FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.guard_session_columns() FROM PUBLIC;
 
 --
+-- Name: FUNCTION guard_session_embedding(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.guard_session_embedding() FROM PUBLIC;
+
+--
 -- Name: FUNCTION guard_shared_session_edit(); Type: ACL; Schema: private
 --
 
@@ -1704,6 +1971,14 @@ REVOKE ALL ON FUNCTION private.touch_updated_at() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION private.version_session_ir() FROM PUBLIC;
+
+--
+-- Name: FUNCTION match_sessions(query_embedding extensions.vector, match_count integer, min_similarity double precision); Type: ACL; Schema: public
+--
+
+REVOKE ALL ON FUNCTION public.match_sessions(query_embedding extensions.vector, match_count integer, min_similarity double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.match_sessions(query_embedding extensions.vector, match_count integer, min_similarity double precision) TO authenticated;
+GRANT ALL ON FUNCTION public.match_sessions(query_embedding extensions.vector, match_count integer, min_similarity double precision) TO service_role;
 
 --
 -- Name: TABLE sessions; Type: ACL; Schema: public
@@ -1938,6 +2213,44 @@ GRANT INSERT(metadata),UPDATE(metadata) ON TABLE public.repositories TO authenti
 --
 
 GRANT INSERT(fetched_at),UPDATE(fetched_at) ON TABLE public.repositories TO authenticated;
+
+--
+-- Name: TABLE session_embeddings; Type: ACL; Schema: public
+--
+
+GRANT SELECT,DELETE ON TABLE public.session_embeddings TO authenticated;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session_embeddings TO service_role;
+
+--
+-- Name: COLUMN session_embeddings.session_id; Type: ACL; Schema: public
+--
+
+GRANT INSERT(session_id) ON TABLE public.session_embeddings TO authenticated;
+
+--
+-- Name: COLUMN session_embeddings.embedding; Type: ACL; Schema: public
+--
+
+GRANT INSERT(embedding),UPDATE(embedding) ON TABLE public.session_embeddings TO authenticated;
+
+--
+-- Name: COLUMN session_embeddings.model; Type: ACL; Schema: public
+--
+
+GRANT INSERT(model),UPDATE(model) ON TABLE public.session_embeddings TO authenticated;
+
+--
+-- Name: COLUMN session_embeddings.ir_version; Type: ACL; Schema: public
+--
+
+GRANT INSERT(ir_version),UPDATE(ir_version) ON TABLE public.session_embeddings TO authenticated;
+
+--
+-- Name: TABLE session_embedding_status; Type: ACL; Schema: public
+--
+
+GRANT SELECT ON TABLE public.session_embedding_status TO authenticated;
+GRANT SELECT ON TABLE public.session_embedding_status TO service_role;
 
 --
 -- Name: TABLE session_history; Type: ACL; Schema: public

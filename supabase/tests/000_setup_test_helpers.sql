@@ -155,6 +155,52 @@ as $$
   )
 $$;
 
+-- The dimension IR embeddings have, as the embedding column's type declares it.
+create or replace function tests.embedding_dimensions() returns integer
+language sql
+stable
+set search_path = ''
+as $$
+  select a.atttypmod
+    from pg_catalog.pg_attribute as a
+   where a.attrelid = 'public.session_embeddings'::pg_catalog.regclass
+     and a.attname = 'embedding'
+$$;
+
+-- A unit embedding in the plane of the first two axes, at this angle from the first axis: its
+-- cosine similarity to planar_embedding(a) is exactly cos(degrees - a), so tests know the true
+-- ranking of any set of them.
+create or replace function tests.planar_embedding(degrees double precision)
+returns extensions.vector
+language sql
+stable
+set search_path = ''
+as $$
+  select (
+    array[cosd(degrees), sind(degrees)]::real[]
+    || array_fill(0::real, array[tests.embedding_dimensions() - 2])
+  )::extensions.vector
+$$;
+
+-- Stores an embedding of the session with this prompt, computed from its current IR version,
+-- whoever is acting (tests set the scene, then switch identity).
+create or replace function tests.embed_session(
+  prompt text,
+  embedding extensions.vector,
+  model text default 'test-embedding-model'
+) returns void
+language sql
+security definer
+set search_path = ''
+as $$
+  insert into public.session_embeddings (session_id, embedding, model, ir_version)
+  select s.id, embed_session.embedding, embed_session.model, s.ir_version
+    from public.sessions as s
+   where s.prompt = embed_session.prompt
+  on conflict (session_id) do update
+    set embedding = excluded.embedding, model = excluded.model, ir_version = excluded.ir_version
+$$;
+
 -- Share a session with a test user, as its owner would, whoever is acting.
 create or replace function tests.share_session(
   session_id uuid,
@@ -470,7 +516,7 @@ $$;
 grant execute on all functions in schema tests to anon, authenticated, service_role;
 
 begin;
-select plan(7);
+select plan(9);
 
 select has_function('tests', 'create_supabase_user', array['text', 'text', 'text']);
 select has_function('tests', 'authenticate_as', array['text']);
@@ -488,6 +534,13 @@ select is(
   (select s.user_id from public.sessions as s where s.prompt = 'helper probe prompt'),
   tests.get_supabase_uid('helper_probe'),
   'create_session makes a session owned by the named user'
+);
+select is(extensions.vector_dims(tests.planar_embedding(30)), 1536,
+          'planar embeddings have the embedding column''s dimension');
+select ok(
+  abs((1 - (tests.planar_embedding(10) operator (extensions.<=>) tests.planar_embedding(70)))
+      - 0.5) < 1e-6,
+  'planar embeddings 60 degrees apart have cosine similarity 0.5'
 );
 
 select * from finish();

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lift_db.store import InvalidInputError, NewSession, PostgresSessionStore, SessionStore
+from lift_db.store import (
+    EMBEDDING_DIMENSIONS,
+    InvalidInputError,
+    NewSession,
+    PostgresSessionStore,
+    SessionStore,
+)
 from lift_db.target import connect
 from tests.store.conftest import database_url
 
@@ -80,6 +86,24 @@ def test_hostile_ids_are_invalid_input_not_sql(hostile_user: SessionStore, text:
     with connect(database_url()) as conn:
         row = conn.execute("select to_regclass('public.sessions') is not null").fetchone()
     assert row == (True,)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(model=HOSTILE_TEXT)
+def test_hostile_model_names_round_trip_exactly(hostile_user: SessionStore, model: str) -> None:
+    if not model.strip():
+        model = "m" + model
+    model = model[:200]
+    made = hostile_user.create(NewSession(prompt="p", current_ir={"spec": 1}))
+    embedding = [0.0] * EMBEDDING_DIMENSIONS
+    embedding[0] = 1.0
+    stored = hostile_user.set_embedding(made.id, embedding, model=model, ir_version=1)
+    assert stored.model == model
+    assert hostile_user.get_embedding(made.id) == stored
+    assert [r.session_id for r in hostile_user.search_similar(embedding)] == [made.id]
+    hostile_user.delete(made.id)
 
 
 @settings(

@@ -11,7 +11,9 @@ service up while the database is away, not for keeping sessions.
 from __future__ import annotations
 
 import copy
+import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -29,20 +31,36 @@ from lift_db.store.models import (
     JsonObject,
     NewSession,
     PromptSession,
+    SessionEmbedding,
     Share,
     ShareRole,
+    SimilarSession,
     parse_uuid,
     validate_description,
+    validate_embedding,
     validate_event_data,
     validate_event_type,
     validate_ir,
+    validate_ir_version,
     validate_latency,
     validate_limit,
     validate_list,
+    validate_model,
     validate_prompt,
+    validate_search,
     validate_share_role,
     validate_status,
 )
+
+
+@dataclass(frozen=True)
+class _Embedding:
+    vector: tuple[float, ...]  # float4-rounded, as the database stores it
+    norm: float
+    model: str
+    ir_version: int
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass
@@ -50,6 +68,7 @@ class _Data:
     lock: threading.RLock = field(default_factory=threading.RLock)
     sessions: dict[UUID, PromptSession] = field(default_factory=dict)
     history: dict[UUID, list[HistoryEntry]] = field(default_factory=dict)
+    embeddings: dict[UUID, _Embedding] = field(default_factory=dict)
     users: set[UUID] = field(default_factory=set)
     shares: dict[tuple[UUID, UUID], Share] = field(default_factory=dict)  # (session, grantee)
     events: list[AnalyticsEvent] = field(default_factory=list)
@@ -235,6 +254,7 @@ class _MemoryView:
             self._require_owner(session, "delete")
             del self._data.sessions[session.id]
             self._data.history.pop(session.id, None)
+            self._data.embeddings.pop(session.id, None)
             for key in [k for k in self._data.shares if k[0] == session.id]:
                 del self._data.shares[key]
             # Events outlive their session (on delete set null).
@@ -274,6 +294,82 @@ class _MemoryView:
             result = replace(result, updated_at=now)
             self._data.sessions[result.id] = result
             return copy.deepcopy(result)
+
+    def set_embedding(
+        self,
+        session_id: UUID | str,
+        embedding: Sequence[float],
+        *,
+        model: str,
+        ir_version: int,
+    ) -> SessionEmbedding:
+        vector = validate_embedding(embedding)
+        validate_model(model)
+        validate_ir_version(ir_version)
+        with self._data.lock:
+            session = self._require(session_id)
+            # Readers of a shared session may search it; only its owner writes its embedding.
+            self._require_owner(session, "embed")
+            if not 1 <= ir_version <= session.ir_version:
+                raise NotFoundError(f"session {session.id} has no ir version {ir_version}")
+            stored = self._data.embeddings.get(session.id)
+            if stored is not None and ir_version < stored.ir_version:
+                raise VersionConflictError(
+                    session.id,
+                    ir_version,
+                    stored.ir_version,
+                    f"embedding version conflict on session {session.id}: it was computed from "
+                    f"ir version {stored.ir_version}, newer than version {ir_version}",
+                )
+            now = datetime.now(UTC)
+            self._data.embeddings[session.id] = _Embedding(
+                vector=vector,
+                norm=math.sqrt(math.fsum(x * x for x in vector)),
+                model=model,
+                ir_version=ir_version,
+                created_at=stored.created_at if stored else now,
+                updated_at=now,
+            )
+            return self._embedding_status(session)
+
+    def get_embedding(self, session_id: UUID | str) -> SessionEmbedding | None:
+        with self._data.lock:
+            session = self._visible(session_id)
+            if session is None or session.id not in self._data.embeddings:
+                return None
+            return self._embedding_status(session)
+
+    def search_similar(
+        self, embedding: Sequence[float], limit: int = 10, min_similarity: float = -1.0
+    ) -> list[SimilarSession]:
+        query = validate_embedding(embedding)
+        count, threshold = validate_search(limit, min_similarity)
+        query_norm = math.sqrt(math.fsum(x * x for x in query))
+        with self._data.lock:
+            scored = []
+            for sid, stored in self._data.embeddings.items():
+                session = self._visible(sid)
+                if session is None:
+                    continue
+                dot = math.fsum(a * b for a, b in zip(query, stored.vector, strict=True))
+                # Clamped as pgvector clamps it: rounding must not leave [-1, 1].
+                similarity = max(-1.0, min(1.0, dot / (query_norm * stored.norm)))
+                scored.append(
+                    SimilarSession(sid, similarity, stored.ir_version != session.ir_version)
+                )
+        scored.sort(key=lambda r: (-r.similarity, r.session_id))
+        return [r for r in scored[:count] if r.similarity >= threshold]
+
+    def _embedding_status(self, session: PromptSession) -> SessionEmbedding:
+        stored = self._data.embeddings[session.id]
+        return SessionEmbedding(
+            session_id=session.id,
+            model=stored.model,
+            ir_version=stored.ir_version,
+            current_ir_version=session.ir_version,
+            created_at=stored.created_at,
+            updated_at=stored.updated_at,
+        )
 
     def share(
         self, session_id: UUID | str, user_id: UUID | str, role: ShareRole = "viewer"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+import struct
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -18,6 +19,12 @@ STATUSES: tuple[str, ...] = get_args(SessionStatus)
 MAX_PROMPT_CHARS = 20_000
 MAX_DESCRIPTION_CHARS = 1_000
 JsonObject = dict[str, Any]
+# The database declares it once, as the type of public.session_embeddings.embedding; a test checks
+# that this copy agrees.
+EMBEDDING_DIMENSIONS = 1536
+MAX_MODEL_CHARS = 200
+# public.match_sessions' bounds on match_count.
+MAX_SEARCH_LIMIT = 100
 ShareRole = Literal["viewer", "editor"]
 SHARE_ROLES: tuple[str, ...] = get_args(ShareRole)
 # The database's bounds on analytics events (constraints of public.analytics_events).
@@ -88,6 +95,32 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class SessionEmbedding:
+    """What is known about a session's stored IR embedding (the vector itself stays stored)."""
+
+    session_id: UUID
+    model: str
+    ir_version: int  # the IR version it was computed from
+    current_ir_version: int  # the session's IR version now
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def is_stale(self) -> bool:
+        """The session's IR has changed since the embedding was computed."""
+        return self.ir_version != self.current_ir_version
+
+
+@dataclass(frozen=True)
+class SimilarSession:
+    """One search result: a readable session and its IR's cosine similarity to the query."""
+
+    session_id: UUID
+    similarity: float
+    is_stale: bool
+
+
+@dataclass(frozen=True)
 class Share:
     """Another user's access to a session: `viewer` reads it, `editor` may also write its IR."""
 
@@ -137,6 +170,23 @@ def history_from_row(row: Mapping[str, Any]) -> HistoryEntry:
         ir_snapshot=row["ir_snapshot"],
         change_description=row["change_description"],
         created_at=row["created_at"],
+    )
+
+
+def embedding_from_row(row: Mapping[str, Any]) -> SessionEmbedding:
+    return SessionEmbedding(
+        session_id=row["session_id"],
+        model=row["model"],
+        ir_version=row["ir_version"],
+        current_ir_version=row["current_ir_version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def similar_from_row(row: Mapping[str, Any]) -> SimilarSession:
+    return SimilarSession(
+        session_id=row["session_id"], similarity=row["similarity"], is_stale=row["is_stale"]
     )
 
 
@@ -301,3 +351,75 @@ def _check_text(what: str, text: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidInputError(f"{what} is not valid UTF-8 text") from exc
+
+
+def validate_embedding(embedding: object, what: str = "embedding") -> tuple[float, ...]:
+    """The embedding as the database stores it: EMBEDDING_DIMENSIONS float4 values, finite, not
+    all zero (cosine similarity is undefined for the zero vector)."""
+    if isinstance(embedding, str | bytes) or not isinstance(embedding, Sequence):
+        raise InvalidInputError(f"{what} must be a sequence of numbers")
+    if len(embedding) != EMBEDDING_DIMENSIONS:
+        raise InvalidInputError(
+            f"{what} has {len(embedding)} dimensions; session embeddings have "
+            f"{EMBEDDING_DIMENSIONS}"
+        )
+    numbers: list[float] = []
+    for index, value in enumerate(embedding):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidInputError(f"{what}[{index}] is not a number: {value!r:.40}")
+        try:
+            number = float(value)
+        except OverflowError as exc:
+            raise InvalidInputError(f"{what}[{index}] is beyond float4 range") from exc
+        if not math.isfinite(number):
+            raise InvalidInputError(f"{what}[{index}] is not finite ({number})")
+        numbers.append(number)
+    # Rounded to float4, as pgvector stores it: too large becomes infinite, too small zero.
+    packed = struct.pack(f"{EMBEDDING_DIMENSIONS}f", *numbers)
+    rounded: tuple[float, ...] = struct.unpack(f"{EMBEDDING_DIMENSIONS}f", packed)
+    for index, number in enumerate(rounded):
+        if math.isinf(number):
+            raise InvalidInputError(f"{what}[{index}] is beyond float4 range: {numbers[index]!r}")
+    if not any(rounded):
+        raise InvalidInputError(
+            f"{what} is the zero vector, for which cosine similarity is undefined"
+        )
+    return rounded
+
+
+def embedding_text(embedding: tuple[float, ...]) -> str:
+    """pgvector's text form; repr of a float4 value reads back as exactly that value."""
+    return "[" + ",".join(repr(x) for x in embedding) + "]"
+
+
+def validate_model(model: object) -> str:
+    if not isinstance(model, str):
+        raise InvalidInputError(f"model must be text, not {type(model).__name__}")
+    if not model.strip():
+        raise InvalidInputError("model must not be empty")
+    if len(model) > MAX_MODEL_CHARS:
+        raise InvalidInputError(f"model is longer than {MAX_MODEL_CHARS} characters")
+    _check_text("model", model)
+    return model
+
+
+def validate_ir_version(version: object) -> int:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise InvalidInputError(f"ir_version must be an integer, not {type(version).__name__}")
+    if not 1 <= version <= 2**31 - 1:
+        raise InvalidInputError(f"ir_version must be 1 or more, not {version}")
+    return version
+
+
+def validate_search(limit: object, min_similarity: object) -> tuple[int, float]:
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidInputError(f"limit must be an integer, not {type(limit).__name__}")
+    if not 1 <= limit <= MAX_SEARCH_LIMIT:
+        raise InvalidInputError(f"limit must be between 1 and {MAX_SEARCH_LIMIT}, not {limit}")
+    if isinstance(min_similarity, bool) or not isinstance(min_similarity, int | float):
+        raise InvalidInputError(
+            f"min_similarity must be a number, not {type(min_similarity).__name__}"
+        )
+    if not -1 <= min_similarity <= 1:  # NaN fails this too
+        raise InvalidInputError(f"min_similarity must be between -1 and 1, not {min_similarity}")
+    return limit, float(min_similarity)

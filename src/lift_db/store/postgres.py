@@ -11,7 +11,7 @@ Supabase's transaction-mode pooler.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -34,21 +34,30 @@ from lift_db.store.models import (
     JsonObject,
     NewSession,
     PromptSession,
+    SessionEmbedding,
     Share,
     ShareRole,
+    SimilarSession,
+    embedding_from_row,
+    embedding_text,
     event_from_row,
     history_from_row,
     parse_uuid,
     session_from_row,
     share_from_row,
+    similar_from_row,
     validate_description,
+    validate_embedding,
     validate_event_data,
     validate_event_type,
     validate_ir,
+    validate_ir_version,
     validate_latency,
     validate_limit,
     validate_list,
+    validate_model,
     validate_prompt,
+    validate_search,
     validate_share_role,
     validate_status,
 )
@@ -275,6 +284,52 @@ class PostgresSessionView:
             return session_from_row(_one(cur))
 
         return self._run(work, sid)
+
+    def set_embedding(
+        self,
+        session_id: UUID | str,
+        embedding: Sequence[float],
+        *,
+        model: str,
+        ir_version: int,
+    ) -> SessionEmbedding:
+        sid = parse_uuid(session_id)
+        vector = embedding_text(validate_embedding(embedding))
+        validate_model(model)
+        validate_ir_version(ir_version)
+
+        def work(cur: Cursor) -> SessionEmbedding:
+            # Readers of a shared session may search it; only its owner writes its embedding.
+            access = self._access(cur, sid)
+            if access not in ("owner", "service"):
+                raise self._refusal(sid, access, "embed")
+            cur.execute(q.SET_EMBEDDING, (sid, vector, model, ir_version))
+            cur.execute(q.GET_EMBEDDING, (sid,))
+            return embedding_from_row(_one(cur))
+
+        return self._run(work, sid)
+
+    def get_embedding(self, session_id: UUID | str) -> SessionEmbedding | None:
+        sid = parse_uuid(session_id)
+
+        def work(cur: Cursor) -> SessionEmbedding | None:
+            cur.execute(q.GET_EMBEDDING, (sid,))
+            row = cur.fetchone()
+            return embedding_from_row(row) if row else None
+
+        return self._run(work, sid)
+
+    def search_similar(
+        self, embedding: Sequence[float], limit: int = 10, min_similarity: float = -1.0
+    ) -> list[SimilarSession]:
+        vector = embedding_text(validate_embedding(embedding))
+        count, threshold = validate_search(limit, min_similarity)
+
+        def work(cur: Cursor) -> list[SimilarSession]:
+            cur.execute(q.SEARCH_SIMILAR, (vector, count, threshold))
+            return [similar_from_row(r) for r in cur.fetchall()]
+
+        return self._run(work)
 
     def share(
         self, session_id: UUID | str, user_id: UUID | str, role: ShareRole = "viewer"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 from uuid import UUID
 
@@ -11,8 +12,10 @@ from lift_db.store.models import (
     JsonObject,
     NewSession,
     PromptSession,
+    SessionEmbedding,
     Share,
     ShareRole,
+    SimilarSession,
 )
 
 
@@ -73,6 +76,38 @@ class SessionStore(Protocol):
         change_description: str | None = None,
     ) -> PromptSession:
         """Restore version `to_version` as a new version; history is never rewritten."""
+        ...
+
+    def set_embedding(
+        self,
+        session_id: UUID | str,
+        embedding: Sequence[float],
+        *,
+        model: str,
+        ir_version: int,
+    ) -> SessionEmbedding:
+        """Store the embedding of the session's IR version `ir_version`, replacing its last one.
+
+        `embedding` is a list or tuple of EMBEDDING_DIMENSIONS finite numbers, not all zero,
+        stored as float4. Only the session's owner (or service mode) may store it.
+        `NotFoundError` when the session, or that IR version of it, does not exist;
+        `VersionConflictError` when the stored embedding was computed from a newer IR version
+        (a late writer never replaces a fresher embedding).
+        """
+        ...
+
+    def get_embedding(self, session_id: UUID | str) -> SessionEmbedding | None:
+        """What is stored about the session's embedding (model, versions, staleness), or None."""
+        ...
+
+    def search_similar(
+        self, embedding: Sequence[float], limit: int = 10, min_similarity: float = -1.0
+    ) -> list[SimilarSession]:
+        """The sessions this user may read whose IR embeddings are most similar to `embedding`.
+
+        Cosine similarity, best first (ties by session id): at most `limit` (1..100) results,
+        each with similarity >= `min_similarity` (-1..1), flagged when their embedding is stale.
+        """
         ...
 
     def share(

@@ -70,6 +70,26 @@ select id, user_id, prompt, status, current_ir, ir_version, metadata, created_at
   from public.rollback_session(%s, %s, %s, %s)
 """
 
+# The embedding travels as pgvector's text form. An embedding computed from an older IR version
+# than the stored one is refused by the database (PT409), so a late writer cannot replace it.
+SET_EMBEDDING: LiteralString = """
+insert into public.session_embeddings (session_id, embedding, model, ir_version)
+values (%s, %s::extensions.vector, %s, %s)
+on conflict (session_id) do update
+   set embedding = excluded.embedding, model = excluded.model, ir_version = excluded.ir_version
+"""
+
+GET_EMBEDDING: LiteralString = """
+select session_id, model, ir_version, current_ir_version, created_at, updated_at
+  from public.session_embedding_status
+ where session_id = %s
+"""
+
+SEARCH_SIMILAR: LiteralString = """
+select session_id, similarity, is_stale
+  from public.match_sessions(%s::extensions.vector, %s, %s)
+"""
+
 # The caller's standing on a session it can see: its owner, and the caller's share role if any.
 # No row: the session does not exist for the caller.
 SESSION_ACCESS: LiteralString = """

@@ -24,6 +24,7 @@ VERSION_CONFLICT = "PT409"
 RETRYABLE = {"40001", "40P01"}
 PERMISSION = {"42501"}
 INVALID_INPUT = {
+    "22000",  # data exception (pgvector: wrong dimension, NaN or infinite component)
     "22001",  # string too long
     "22003",  # numeric out of range
     "22004",  # null value not allowed
@@ -52,7 +53,7 @@ def map_error(exc: psycopg.Error, session_id: UUID | None = None) -> StoreError:
     message = exc.diag.message_primary or _first_line(exc)
     if state == VERSION_CONFLICT:
         match = _CURRENT.search(exc.diag.message_detail or "")
-        expected = re.search(r"expected version (\d+)", message)
+        expected = re.search(r"(?:expected version|newer than version) (\d+)", message)
         return VersionConflictError(
             session_id or UUID(int=0),
             int(expected.group(1)) if expected else -1,
