@@ -73,6 +73,8 @@ def test_generates_the_scaled_rows(quick_run: Any) -> None:
     assert data["users"] == scale.users
     assert data["sessions"] == scale.sessions
     assert scale.sessions <= data["history_rows"] <= scale.max_versions * scale.sessions
+    if "session_shares" in data:
+        assert 0 < data["session_shares"] < scale.sessions
 
 
 def test_measures_every_landed_section_and_skips_only_the_rest(
@@ -89,7 +91,10 @@ def test_measures_every_landed_section_and_skips_only_the_rest(
     }
     skipped = {s["section"] for s in payload["skipped"]}
     assert skipped == expected_skips
-    for section, count in EXPECTED.items():
+    expected = dict(EXPECTED)
+    if features.has_function("private.shared_session_ids"):
+        expected["naive"] += 1  # the owner-or-shared policy variant needs sharing
+    for section, count in expected.items():
         figures = [f for f in payload["figures"] if f["section"] == section]
         assert len(figures) == (0 if section in skipped else count), section
 

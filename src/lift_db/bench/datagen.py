@@ -11,6 +11,8 @@ Shape of the data (the default scale in brackets):
   (k/n)^(2/3) - ((k-1)/n)^(2/3); the head user holds about 1% at the default scale, the median
   user about 84 sessions); status 50% active, 35% finalized, 15% abandoned; created over the past
   365 days; 1 to 9 IR versions each (uniform, mean 5).
+- session_shares (when sharing exists): 5% of sessions, each with one other user, 70% viewers
+  and 30% editors.
 - session_history [500,000]: every version of every session, the last equal to the session's
   current IR. IRs are 0.5 to 1 kB JSON objects shaped like lift-sys IRs (intent, entities with
   fields and relations, constraints, holes).
@@ -151,6 +153,19 @@ select bench.session_uuid(i), v, bench.synthetic_ir(i, v),
        generate_series(1, bench.versions_of(i, %(max_versions)s)) as v
 """
 
+# 5% of sessions are shared with one other user (70% viewer, 30% editor), where sharing exists.
+SHARES: LiteralString = """
+insert into public.session_shares (session_id, user_id, role, created_at, updated_at)
+select bench.session_uuid(i),
+       bench.user_uuid(1 + (bench.owner_of(i, %(users)s) - 1
+                            + 1 + floor((%(users)s - 1) * bench.u(i, 41))::integer) %% %(users)s),
+       case when bench.u(i, 42) < 0.7 then 'viewer' else 'editor' end,
+       bench.created_of(i, %(anchor)s) + interval '1 day',
+       bench.created_of(i, %(anchor)s) + interval '1 day'
+  from generate_series(1, %(sessions)s::bigint) as i
+ where bench.u(i, 40) < 0.05
+"""
+
 COUNTS: LiteralString = """
 select (select count(*) from public.users),
        (select count(*) from public.sessions),
@@ -163,9 +178,13 @@ class CoreData:
     users: int
     sessions: int
     history: int
+    shares: int | None = None  # None: the schema has no sharing
 
     def as_dict(self) -> dict[str, int]:
-        return {"users": self.users, "sessions": self.sessions, "history_rows": self.history}
+        out = {"users": self.users, "sessions": self.sessions, "history_rows": self.history}
+        if self.shares is not None:
+            out["session_shares"] = self.shares
+        return out
 
 
 def chunks(total: int, parts: int = CHUNKS) -> Iterator[tuple[int, int]]:
@@ -201,11 +220,19 @@ def generate_core(db: BenchDatabase, scale: Scale, progress: Progress) -> CoreDa
                 with conn.transaction():
                     conn.execute(statement, {**params, "lo": lo, "hi": hi})
                 progress.step(what, hi, total)
+        shares: int | None = None
+        if one(conn, "select pg_catalog.to_regclass('public.session_shares') is not null")[0]:
+            if scale.users > 1:
+                with conn.transaction():
+                    conn.execute(SHARES, {**params, "sessions": scale.sessions})
+            shares = int(one(conn, "select count(*) from public.session_shares")[0])
+            progress.say(f"session shares: {shares:,}")
+            conn.execute("vacuum (analyze) public.session_shares")
         conn.execute("reset session_replication_role")
         conn.execute("vacuum (analyze) auth.users, public.users")
         conn.execute("vacuum (analyze) public.sessions, public.session_history")
         row = one(conn, COUNTS)
-    data = CoreData(users=int(row[0]), sessions=int(row[1]), history=int(row[2]))
+    data = CoreData(users=int(row[0]), sessions=int(row[1]), history=int(row[2]), shares=shares)
     progress.say(
         f"loaded {data.users:,} users, {data.sessions:,} sessions, {data.history:,} history rows"
     )
