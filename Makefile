@@ -11,7 +11,13 @@ LOCAL := env -u DATABASE_URL
 PY_SOURCES := src tests scripts examples conftest.py
 SQL_SOURCES := supabase/migrations supabase/tests supabase/seed.sql
 
-.PHONY: help venv pgtap cli db start stop status reset migrate lint lock snapshot test fuzz clean
+# `make bench SCALE=0.3`, `make bench-sweep SWEEP=0.1,0.3,1,3`
+SCALE ?= 1
+SWEEP ?= 0.1,0.3,1
+BENCH_EXTRA := $(VENV)/.bench-extra
+
+.PHONY: help venv pgtap cli db start stop status reset migrate lint lock snapshot test fuzz bench \
+	bench-sweep bench-quick clean
 
 help:
 	@echo "make db      virtualenv, server binaries, pgTAP; start the local stack, reset it, print its URL"
@@ -20,6 +26,10 @@ help:
 	@echo "make fuzz    the reliability suite with long fuzz runs (FUZZ_EXAMPLES, FUZZ_STEPS, CRASH_ROUNDS)"
 	@echo "make lock    append new migrations to supabase/migrations.lock"
 	@echo "make snapshot  regenerate docs/schema.sql and docs/ERD.md from the migrations"
+	@echo "make bench   measure at scale SCALE (default 1) in database lift_bench; table on stdout,"
+	@echo "             JSON, Markdown and PNG in bench/results/ (not part of make test)"
+	@echo "make bench-sweep   the same at each scale of SWEEP (default 0.1,0.3,1): growth curves"
+	@echo "make bench-quick   the benchmark at a tiny scale (make test runs it too)"
 	@echo "make stop    stop the local server (data stays in .lift-db/)"
 	@echo "make clean   stop the server and delete .lift-db/, .venv/ and node_modules/"
 
@@ -75,6 +85,23 @@ CRASH_ROUNDS ?= 40
 fuzz: db
 	LIFT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) LIFT_FUZZ_STEPS=$(FUZZ_STEPS) \
 	LIFT_CRASH_ROUNDS=$(CRASH_ROUNDS) $(BIN)/pytest tests/reliability
+
+# The benchmark works in its own database on the local server; the dev database is left alone.
+$(BENCH_EXTRA): pyproject.toml | venv
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	@touch $@
+
+bench: $(BENCH_EXTRA)
+	$(LOCAL) $(LIFT_DB) start
+	$(LOCAL) $(BIN)/python -m lift_db.bench --scale $(SCALE)
+
+bench-sweep: $(BENCH_EXTRA)
+	$(LOCAL) $(LIFT_DB) start
+	$(LOCAL) $(BIN)/python -m lift_db.bench --sweep $(SWEEP)
+
+bench-quick: venv
+	$(LOCAL) $(LIFT_DB) start
+	$(LOCAL) $(BIN)/python -m lift_db.bench --quick
 
 clean:
 	-$(LIFT_DB) stop

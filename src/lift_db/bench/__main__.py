@@ -1,0 +1,3 @@
+from lift_db.bench.cli import main
+
+raise SystemExit(main())
