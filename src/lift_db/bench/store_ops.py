@@ -65,9 +65,12 @@ def raw_cycle(conn: psycopg.Connection[Any], pick: Pick, base_ir: dict[str, Any]
     with conn.transaction():
         conn.execute(q.ACT_AS, (who.role, who.claims))
         row = one(conn, q.LOCK_SESSION, (sid,))
-        _, _, prompt, status, _, version, metadata, _, _ = row
-        conn.execute(q.UPDATE_IR, (sid, Jsonb(_ir(base_ir)), version, None))
-        conn.execute(q.UPDATE_FIELDS, (prompt, status, Jsonb(metadata), sid)).fetchone()
+        _, _, prompt, status, _, _, metadata, _, _ = row
+        conn.execute(q.SET_CHANGE_DESCRIPTION, ("",))
+        conn.execute(
+            q.UPDATE_FIELDS_AND_IR,
+            (prompt, status, Jsonb(metadata), Jsonb(_ir(base_ir)), sid),
+        ).fetchone()
     with conn.transaction():
         conn.execute(q.ACT_AS, (who.role, who.claims))
         conn.execute(q.SESSION_EXISTS, (sid,)).fetchone()
