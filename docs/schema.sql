@@ -2,7 +2,7 @@
 -- fails when it is stale. What the migrations in supabase/migrations add to or change
 -- in a Supabase database, as `pg_dump --schema-only` writes it after all of them ran
 -- (platform objects left out; an owner is named only when it is not postgres).
--- Migrations: 23, the last 20261126083624_update_session_ir_checks_its_write.sql
+-- Migrations: 24, the last 20261126092500_shared_access_policies_without_full_scans.sql
 
 --
 -- Name: partitions; Type: SCHEMA; Schema: -
@@ -1735,7 +1735,9 @@ ALTER TABLE public.session_history ENABLE ROW LEVEL SECURITY;
 -- Name: session_history session_history_select_readable; Type: POLICY; Schema: public
 --
 
-CREATE POLICY session_history_select_readable ON public.session_history FOR SELECT TO authenticated USING ((session_id IN ( SELECT private.readable_session_ids() AS readable_session_ids)));
+CREATE POLICY session_history_select_readable ON public.session_history FOR SELECT TO authenticated USING ((EXISTS ( SELECT 1
+   FROM public.sessions s
+  WHERE (s.id = session_history.session_id))));
 
 --
 -- Name: session_shares; Type: ROW SECURITY; Schema: public
@@ -1789,13 +1791,13 @@ CREATE POLICY sessions_insert_own ON public.sessions FOR INSERT TO authenticated
 -- Name: sessions sessions_select_own_or_shared; Type: POLICY; Schema: public
 --
 
-CREATE POLICY sessions_select_own_or_shared ON public.sessions FOR SELECT TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR (id IN ( SELECT private.shared_session_ids() AS shared_session_ids))));
+CREATE POLICY sessions_select_own_or_shared ON public.sessions FOR SELECT TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR (id = ANY (ARRAY( SELECT private.shared_session_ids() AS shared_session_ids)))));
 
 --
 -- Name: sessions sessions_update_own_or_editor; Type: POLICY; Schema: public
 --
 
-CREATE POLICY sessions_update_own_or_editor ON public.sessions FOR UPDATE TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR (id IN ( SELECT private.shared_session_ids('editor'::text) AS shared_session_ids)))) WITH CHECK (((user_id = ( SELECT auth.uid() AS uid)) OR (id IN ( SELECT private.shared_session_ids('editor'::text) AS shared_session_ids))));
+CREATE POLICY sessions_update_own_or_editor ON public.sessions FOR UPDATE TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR (id = ANY (ARRAY( SELECT private.shared_session_ids('editor'::text) AS shared_session_ids))))) WITH CHECK (((user_id = ( SELECT auth.uid() AS uid)) OR (id = ANY (ARRAY( SELECT private.shared_session_ids('editor'::text) AS shared_session_ids)))));
 
 --
 -- Name: user_preferences; Type: ROW SECURITY; Schema: public
