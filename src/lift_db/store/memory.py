@@ -35,21 +35,16 @@ from lift_db.store.models import (
     Share,
     ShareRole,
     SimilarSession,
+    check_event,
     parse_uuid,
     validate_description,
     validate_embedding,
-    validate_event_data,
-    validate_event_type,
-    validate_ir,
     validate_ir_version,
-    validate_latency,
     validate_limit,
-    validate_list,
     validate_model,
-    validate_prompt,
     validate_search,
     validate_share_role,
-    validate_status,
+    validate_update,
     validate_version,
 )
 
@@ -186,13 +181,7 @@ class _MemoryView:
     def update(
         self, session: PromptSession, *, change_description: str | None = None
     ) -> PromptSession:
-        validate_prompt(session.prompt)
-        validate_status(session.status)
-        validate_list("holes", session.holes)
-        validate_list("assists", session.assists)
-        validate_description(change_description)
-        if session.current_ir is not None:
-            validate_ir(session.current_ir)
+        validate_update(session, change_description)
         with self._data.lock:
             stored = self._require(session.id)
             self._refuse_viewer(stored)
@@ -441,15 +430,8 @@ class _MemoryView:
         latency_ms: int | None = None,
         user_id: UUID | str | None = None,
     ) -> AnalyticsEvent:
-        validate_event_type(event_type)
-        data = validate_event_data({} if event_data is None else event_data)
-        validate_latency(latency_ms)
-        sid = None if session_id is None else parse_uuid(session_id)
-        owner = None if user_id is None else parse_uuid(user_id, "user id")
-        if self._user is not None and owner not in (None, self._user):
-            raise PermissionDeniedError("a user records events only as themselves")
-        if self._user is None and owner is None:
-            raise InvalidInputError("an event needs a user: pass user_id")
+        request = check_event(self._user, event_type, session_id, event_data, latency_ms, user_id)
+        sid, owner, data = request.session_id, request.user_id, request.event_data
         actor = owner if owner is not None else self._user
         with self._data.lock:
             if sid is not None and self._visible(sid) is None:

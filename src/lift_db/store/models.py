@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Literal, get_args
 from uuid import UUID
 
-from lift_db.store.errors import InvalidInputError
+from lift_db.store.errors import InvalidInputError, PermissionDeniedError
 
 SessionStatus = Literal["active", "finalized", "abandoned"]
 STATUSES: tuple[str, ...] = get_args(SessionStatus)
@@ -323,6 +323,47 @@ def validate_latency(latency_ms: object) -> int | None:
             f"latency_ms must be between 0 and {MAX_LATENCY_MS}, not {latency_ms}"
         )
     return latency_ms
+
+
+def validate_update(session: PromptSession, change_description: str | None) -> None:
+    """What `update` checks before touching either store."""
+    validate_prompt(session.prompt)
+    validate_status(session.status)
+    validate_list("holes", session.holes)
+    validate_list("assists", session.assists)
+    validate_description(change_description)
+    if session.current_ir is not None:
+        validate_ir(session.current_ir)
+
+
+@dataclass(frozen=True)
+class EventRequest:
+    """A `record_event` call, checked: the session it names, its user and its data."""
+
+    session_id: UUID | None
+    user_id: UUID | None  # None: the acting user
+    event_data: JsonObject
+
+
+def check_event(
+    acting_user: UUID | None,
+    event_type: object,
+    session_id: object,
+    event_data: object,
+    latency_ms: object,
+    user_id: object,
+) -> EventRequest:
+    """What `record_event` checks before touching either store (acting_user None: service)."""
+    validate_event_type(event_type)
+    data = validate_event_data({} if event_data is None else event_data)
+    validate_latency(latency_ms)
+    sid = None if session_id is None else parse_uuid(session_id)
+    owner = None if user_id is None else parse_uuid(user_id, "user id")
+    if acting_user is not None and owner not in (None, acting_user):
+        raise PermissionDeniedError("a user records events only as themselves")
+    if acting_user is None and owner is None:
+        raise InvalidInputError("an event needs a user: pass user_id")
+    return EventRequest(sid, owner, data)
 
 
 def validate_limit(limit: object) -> int | None:
