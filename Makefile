@@ -17,14 +17,15 @@ SWEEP ?= 0.1,0.3,1
 BENCH_EXTRA := $(VENV)/.bench-extra
 
 .PHONY: help venv pgtap cli db start stop status reset migrate lint lock snapshot test fuzz bench \
-	bench-sweep bench-quick clean
+	bench-sweep bench-quick compat-list clean
 
 help:
 	@echo "make db      virtualenv, server binaries, pgTAP; start the local stack, reset it, print its URL"
-	@echo "make lint    ruff, mypy --strict, sqlfluff, squawk and the migration lock check"
+	@echo "make lint    ruff, mypy --strict, sqlfluff, squawk, the migration lock and the PG 17 gate"
 	@echo "make test    make lint, everything make db does, the Supabase CLI, then the whole test suite"
 	@echo "make fuzz    the reliability suite with long fuzz runs (FUZZ_EXAMPLES, FUZZ_STEPS, CRASH_ROUNDS)"
 	@echo "make lock    append new migrations to supabase/migrations.lock"
+	@echo "make compat-list  regenerate what PostgreSQL 18 adds over 17 (the compat gate's list)"
 	@echo "make snapshot  regenerate docs/schema.sql and docs/ERD.md from the migrations"
 	@echo "make bench   measure at scale SCALE (default 1) in database lift_bench; table on stdout,"
 	@echo "             JSON, Markdown and PNG in bench/results/ (not part of make test)"
@@ -66,9 +67,15 @@ lint: venv
 	$(BIN)/sqlfluff lint $(SQL_SOURCES)
 	$(BIN)/squawk --no-error-on-unmatched-pattern 'supabase/migrations/*.sql'
 	$(LIFT_DB) lock --check
+	$(LIFT_DB) compat
 
 lock: venv
 	$(LIFT_DB) lock
+
+# What PostgreSQL 18 has and 17 (production) lacks, from both servers' catalogs; `make lint`'s
+# compat gate reads it. npm ci brings the pinned 17 binaries.
+compat-list: venv cli
+	$(BIN)/python -m lift_db.compat_catalog
 
 # Builds on a scratch database of the local server, so the server must run (not reset).
 snapshot: venv

@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="change nothing; fail when docs/schema.sql or docs/ERD.md is stale",
     )
+    sub.add_parser(
+        "compat",
+        help="fail on SQL (migrations, pgTAP, seed) that production's PostgreSQL major version "
+        "([db] major_version) cannot parse or run",
+    )
     dump = sub.add_parser(
         "dump",
         help="back up the app's schemas, migration history and the auth users they reference",
@@ -109,6 +114,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     command: str = args.command
     if command == "lock":
         return gates.lock_command(project, check=args.check, report=_report)
+    if command == "compat":
+        return gates.compat_command(project, report=_report)
     if command == "snapshot":
         if args.db_url:
             raise LiftDbError(

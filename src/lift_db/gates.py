@@ -1,10 +1,10 @@
-"""`lift-db lock` and `lift-db snapshot`: the review gates' commands, with their `--check` forms."""
+"""`lift-db lock`, `snapshot` and `compat`: the review gates' commands, with their check forms."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from lift_db import lock, migrations, snapshot
+from lift_db import compat, lock, migrations, snapshot
 from lift_db.project import Project
 from lift_db.server import LocalServer
 
@@ -38,4 +38,18 @@ def snapshot_command(project: Project, check: bool, report: Report) -> int:
         report(f"wrote {path.relative_to(project.root)}")
     if not written:
         report("docs/schema.sql and docs/ERD.md were already current")
+    return 0
+
+
+def compat_command(project: Project, report: Report) -> int:
+    files, findings = compat.check_project(project)
+    major = compat.production_major(project)
+    if findings:
+        for finding in findings:
+            report(finding.render(project.root))
+        raise compat.CompatibilityError(
+            f"{len(findings)} use(s) of what PostgreSQL {major} (production) does not have",
+            f"rewrite them for PostgreSQL {major}; the local server is newer than production",
+        )
+    report(f"{len(files)} SQL files parse and run on PostgreSQL {major} (production's version)")
     return 0
