@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lift_db import backup, gates, migrations, restore, stack
+from lift_db import backup, gates, migrations, new_migration, restore, stack
 from lift_db.errors import LiftDbError
 from lift_db.project import Project, find_project
 from lift_db.server import LocalServer
@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="change nothing; fail when docs/schema.sql or docs/ERD.md is stale",
     )
+    new = sub.add_parser(
+        "new",
+        help="create supabase/migrations/<UTC timestamp>_<name>.sql with the project's header",
+    )
+    new.add_argument("name", help="snake_case, verb first: add_sessions_title_index")
     sub.add_parser(
         "compat",
         help="fail on SQL (migrations, pgTAP, seed) that production's PostgreSQL major version "
@@ -114,6 +119,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     command: str = args.command
     if command == "lock":
         return gates.lock_command(project, check=args.check, report=_report)
+    if command == "new":
+        path, notes = new_migration.create(project, args.name)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        print(f"created {path.relative_to(project.root)}")
+        return 0
     if command == "compat":
         return gates.compat_command(project, report=_report)
     if command == "snapshot":
