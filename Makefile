@@ -26,7 +26,7 @@ help:
 	@echo "make fuzz    the reliability suite with long fuzz runs (FUZZ_EXAMPLES, FUZZ_STEPS, CRASH_ROUNDS)"
 	@echo "make lock    append new migrations to supabase/migrations.lock"
 	@echo "make compat-list  regenerate what PostgreSQL 18 adds over 17 (the compat gate's list)"
-	@echo "make snapshot  regenerate docs/schema.sql and docs/ERD.md from the migrations"
+	@echo "make snapshot  regenerate docs/schema/ (a file per object) and docs/ERD.md from the migrations"
 	@echo "make bench   measure at scale SCALE (default 1) in database lift_bench; table on stdout,"
 	@echo "             JSON, Markdown and PNG in bench/results/ (not part of make test)"
 	@echo "make bench-sweep   the same at each scale of SWEEP (default 0.1,0.3,1): growth curves"

@@ -1,4 +1,4 @@
-"""The schema snapshot: docs/schema.sql and docs/ERD.md follow the migrations, or CI fails."""
+"""The schema snapshot: docs/schema/ and docs/ERD.md follow the migrations, or CI fails."""
 
 from __future__ import annotations
 
@@ -89,9 +89,14 @@ def test_a_new_migration_makes_the_committed_snapshot_stale(
         # Enough diff lines to reach the new table wherever the growing schema sorts it.
         snapshot.verify(notes_snapshot, project.root / "docs", max_diff_lines=400)
     message = str(caught.value)
-    assert "docs/schema.sql is stale" in message
+    # Each new object's file is new; the platform table it attaches a trigger to changes.
+    assert "docs/schema/public/tables/notes.sql is missing" in message
+    assert "docs/schema/public/tables/replies.sql is missing" in message
+    assert "docs/schema/private/functions/welcome.sql is missing" in message
+    assert "docs/schema/auth/tables/users.sql is stale" in message
+    assert "+CREATE TRIGGER welcome_new_user AFTER INSERT ON auth.users" in message
     assert "docs/ERD.md is stale" in message
-    assert "+CREATE TABLE public.notes (" in message
+    assert "docs/schema/public/tables/sessions.sql" not in message
     assert "make snapshot" in message
 
 
@@ -100,17 +105,25 @@ def test_an_edited_or_missing_snapshot_file_is_stale(
 ) -> None:
     snapshot.write(project_snapshot, tmp_path)
     snapshot.verify(project_snapshot, tmp_path)
-    schema = tmp_path / "schema.sql"
-    schema.write_text(schema.read_text() + "\n-- a hand edit\n")
+    sessions = tmp_path / "schema" / "public" / "tables" / "sessions.sql"
+    sessions.write_text(sessions.read_text() + "\n-- a hand edit\n")
     (tmp_path / "ERD.md").unlink()
+    dropped = tmp_path / "schema" / "public" / "tables" / "dropped_table.sql"
+    dropped.write_text("CREATE TABLE public.dropped_table ();\n")
     with pytest.raises(SnapshotError) as caught:
         snapshot.verify(project_snapshot, tmp_path)
     message = str(caught.value)
-    assert "docs/schema.sql is stale" in message
+    assert "docs/schema/public/tables/sessions.sql is stale" in message
     assert "-- a hand edit" in message
     assert "docs/ERD.md is missing" in message
+    assert "docs/schema/public/tables/dropped_table.sql is left over" in message
     assert "make snapshot" in message
-    assert {p.name for p in snapshot.write(project_snapshot, tmp_path)} == {"schema.sql", "ERD.md"}
+    assert {p.name for p in snapshot.write(project_snapshot, tmp_path)} == {
+        "sessions.sql",
+        "ERD.md",
+        "dropped_table.sql",
+    }
+    assert not dropped.exists()
     snapshot.verify(project_snapshot, tmp_path)
 
 
@@ -120,23 +133,46 @@ def test_the_snapshot_is_deterministic(
     assert snapshot.build(local_server, notes_files) == notes_snapshot
 
 
-def test_schema_sql_holds_what_the_migrations_add_and_nothing_of_the_platform(
-    notes_files: list[MigrationFile], notes_snapshot: Snapshot
+def test_each_object_has_its_file_and_nothing_of_the_platform_is_there(
+    notes_snapshot: Snapshot,
 ) -> None:
-    schema = notes_snapshot.files["schema.sql"]
-    for expected in (
-        "CREATE SCHEMA private;",
-        "CREATE TABLE public.notes (",
-        "CREATE INDEX replies_quoted_note_idx ON public.replies USING btree (quoted_note);",
-        'CREATE POLICY "owners read their notes" ON public.notes FOR SELECT TO authenticated',
-        "ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;",
-        "GRANT ALL ON TABLE public.replies TO anon;",
+    files = notes_snapshot.files
+    expected = {
+        "schema/public/tables/notes.sql": (
+            "CREATE TABLE public.notes (",
+            "CREATE INDEX notes_user_id_idx ON public.notes USING btree (user_id);",
+            'CREATE POLICY "owners read their notes" ON public.notes FOR SELECT TO authenticated',
+            "ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;",
+            "ADD CONSTRAINT notes_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id)",
+        ),
+        "schema/public/tables/replies.sql": (
+            "CREATE INDEX replies_quoted_note_idx ON public.replies USING btree (quoted_note);",
+            "GRANT ALL ON TABLE public.replies TO anon;",
+        ),
+        "schema/private/functions/welcome.sql": ("CREATE FUNCTION private.welcome() RETURNS",),
         # Made by a migration on a platform table: kept, with its unusual owner.
-        "-- Name: users welcome_new_user; Type: TRIGGER; Schema: auth; Owner: supabase_auth_admin",
-        "CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA extensions;",
-        f"-- Migrations: {len(notes_files)}, the last 20991231000000_notes.sql",
-    ):
-        assert expected in schema
+        "schema/auth/tables/users.sql": (
+            "-- Name: users welcome_new_user; Type: TRIGGER; Schema: auth; Owner: "
+            "supabase_auth_admin",
+        ),
+        "schema/database.sql": (
+            "CREATE SCHEMA private;",
+            "CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA extensions;",
+        ),
+        "schema/publications/supabase_realtime.sql": (
+            "ALTER PUBLICATION supabase_realtime ADD TABLE ONLY public.sessions;",
+        ),
+    }
+    for path, texts in expected.items():
+        for text in texts:
+            assert text in files[path], (path, text)
+    assert files["schema/public/tables/notes.sql"].startswith(
+        "-- Generated by `make snapshot` from supabase/migrations: do not edit. What the "
+        "migrations\n-- make of table public.notes,"
+    )
+    # Nothing about another table stands in a table's file.
+    assert "replies" not in files["schema/public/tables/notes.sql"]
+    everything = "\n".join(text for path, text in files.items() if path.startswith("schema/"))
     for platform_or_noise in (
         "CREATE TABLE auth.users",
         "CREATE FUNCTION auth.uid()",
@@ -148,7 +184,7 @@ def test_schema_sql_holds_what_the_migrations_add_and_nothing_of_the_platform(
         "Owner: postgres",
         "COMMENT ON EXTENSION",
     ):
-        assert platform_or_noise not in schema
+        assert platform_or_noise not in everything
 
 
 def test_erd_draws_tables_keys_relations_and_rls(notes_snapshot: Snapshot) -> None:
@@ -233,3 +269,13 @@ def test_normalize_drops_what_changes_between_runs() -> None:
         "--\n-- Name: u; Type: TABLE; Schema: public; Owner: someone_else\n--\n\n"
         "CREATE TABLE public.u ();\nALTER TABLE public.u OWNER TO someone_else;",
     ]
+
+
+def test_every_entry_of_the_project_sits_with_its_object(project_snapshot: Snapshot) -> None:
+    # The per-schema catch-all stays empty: an index, a partition's attached key or a grant
+    # that could not be placed with its table would land there and hide from reviewers.
+    catch_all = [p for p in project_snapshot.files if p.endswith("/schema.sql")]
+    assert catch_all == []
+    assert "schema/partitions/tables/analytics_events_default.sql" in project_snapshot.files
+    partition = project_snapshot.files["schema/partitions/tables/analytics_events_default.sql"]
+    assert "ATTACH PARTITION partitions.analytics_events_default_pkey;" in partition

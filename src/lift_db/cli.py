@@ -67,12 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     snapshot_cmd = sub.add_parser(
         "snapshot",
-        help="regenerate docs/schema.sql and docs/ERD.md on a scratch database of the local server",
+        help="regenerate docs/schema/ (one file per object) and docs/ERD.md on a scratch database",
     )
     snapshot_cmd.add_argument(
         "--check",
         action="store_true",
-        help="change nothing; fail when docs/schema.sql or docs/ERD.md is stale",
+        help="change nothing; fail when docs/schema/ or docs/ERD.md is stale",
     )
     new = sub.add_parser(
         "new",

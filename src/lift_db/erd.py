@@ -240,7 +240,8 @@ def render(tables: list[Table], project_tables: set[QualifiedName]) -> str:
         "`supabase/migrations/`: do not edit it; `make test` fails when it is stale. Keys: `PK`",
         "primary, `FK` foreign, `UK` unique (single column). Tables the migrations do not create",
         "(such as `auth.users`) show only the columns the project's foreign keys reference.",
-        "The full definitions are in [schema.sql](schema.sql).",
+        "The full definitions, one file per table, view, function and publication, are in "
+        "[schema/](schema/).",
         "",
     ]
     if not mine:

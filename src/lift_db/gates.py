@@ -31,13 +31,13 @@ def snapshot_command(project: Project, check: bool, report: Report) -> int:
     docs = project.root / "docs"
     if check:
         snapshot.verify(built, docs)
-        report("docs/schema.sql and docs/ERD.md match the migrations")
+        report("docs/schema/ and docs/ERD.md match the migrations")
         return 0
     written = snapshot.write(built, docs)
     for path in written:
-        report(f"wrote {path.relative_to(project.root)}")
+        report(f"{'wrote' if path.exists() else 'removed'} {path.relative_to(project.root)}")
     if not written:
-        report("docs/schema.sql and docs/ERD.md were already current")
+        report("docs/schema/ and docs/ERD.md were already current")
     return 0
 
 
