@@ -10,6 +10,10 @@ from pathlib import Path
 from lift_db.binaries import find_install
 
 _PLAN = re.compile(r"^1\.\.(\d+)")
+# What the server said while the file ran (RAISE NOTICE/WARNING/INFO, NOTICEs of DDL), as psql
+# prints it on stderr: `psql:<file>:<line>: NOTICE:  <text>`.
+_SERVER_MESSAGE = re.compile(r"^(?:psql:[^:]*:\d+: )?(NOTICE|WARNING|INFO|LOG|DEBUG):\s")
+MAX_MESSAGES = 40
 _RESULT = re.compile(r"^(not )?ok (\d+)(?: - (.*?))?(\s+#\s*(TODO|SKIP)\b.*)?$", re.IGNORECASE)
 TIMEOUT_S = 600
 
@@ -46,21 +50,48 @@ class TapRun:
             and not self.failures
         )
 
+    @property
+    def server_messages(self) -> list[str]:
+        """The NOTICE, WARNING and INFO lines the file made the server send (RAISE output)."""
+        return [ln for ln in self.stderr.splitlines() if _SERVER_MESSAGE.match(ln)]
+
     def report(self) -> str:
         lines: list[str] = []
+        messages = set(self.server_messages)
         if self.returncode != 0:
             lines.append(f"psql exited with {self.returncode}:")
-            lines.extend("  " + ln for ln in self.stderr.strip().splitlines()[-20:])
+            errors = [ln for ln in self.stderr.strip().splitlines() if ln not in messages]
+            lines.extend("  " + ln for ln in errors[-20:])
         if self.planned is None:
-            lines.append("no plan: the file never called plan(n)")
+            lines.append(f"{self.path.name}: no plan: the file never called plan(n)")
         elif self.planned != len(self.assertions):
-            lines.append(f"planned {self.planned} tests but ran {len(self.assertions)}")
+            lines.append(
+                f"{self.path.name}: planned {self.planned} tests but ran {len(self.assertions)}"
+                f" ({_plan_gap(self.planned, self.assertions)})"
+            )
         for failure in self.failures:
             lines.append(f"not ok {failure.number} - {failure.description}")
             lines.extend("  " + d for d in failure.diagnostics)
         if self.diagnostics and (self.failures or self.planned != len(self.assertions)):
             lines.extend(self.diagnostics)
+        if self.server_messages:
+            shown = self.server_messages[-MAX_MESSAGES:]
+            skipped = len(self.server_messages) - len(shown)
+            lines.append(
+                "server messages (RAISE, NOTICE)"
+                + (f", the last {len(shown)} of {len(self.server_messages)}" if skipped else "")
+                + ":"
+            )
+            lines.extend("  " + ln for ln in shown)
         return "\n".join(lines)
+
+
+def _plan_gap(planned: int, assertions: list[Assertion]) -> str:
+    ran = len(assertions)
+    if ran < planned:
+        last = assertions[-1].number if assertions else 0
+        return f"{planned - ran} never ran, the last to run was {last}"
+    return f"{ran - planned} more than planned: raise plan({ran}) if they are meant"
 
 
 def parse_tap(run: TapRun) -> TapRun:
