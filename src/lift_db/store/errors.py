@@ -47,3 +47,12 @@ class VersionConflictError(ConflictError):
 
 class StoreUnavailableError(StoreError):
     """The database cannot be reached or refused the connection."""
+
+
+class AuthenticationError(StoreError, PermissionError):
+    """An access token was refused (forged, expired, wrongly signed, a role the API does not
+    serve); no query ran. `reason` names the check that failed, e.g. `expired`."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
