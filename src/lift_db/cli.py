@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lift_db import backup, gates, migrations, new_migration, restore, stack
 from lift_db.errors import LiftDbError
+from lift_db.local_keys import LocalKeys
 from lift_db.project import Project, find_project
 from lift_db.server import LocalServer
 from lift_db.target import Target, resolve_target
@@ -79,6 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="create supabase/migrations/<UTC timestamp>_<name>.sql with the project's header",
     )
     new.add_argument("name", help="snake_case, verb first: add_sessions_title_index")
+    token = sub.add_parser(
+        "token",
+        help="print an access token for a user of the target database, signed as the local "
+        "stack signs (for tests and scripts)",
+    )
+    token.add_argument("--user", required=True, help="the user's email or id (auth.users)")
+    token.add_argument(
+        "--role", default="authenticated", choices=("authenticated", "anon"), help="role claim"
+    )
+    token.add_argument(
+        "--expires-in", type=int, default=3600, metavar="SECONDS", help="lifetime (default 3600)"
+    )
     sub.add_parser(
         "compat",
         help="fail on SQL (migrations, pgTAP, seed) that production's PostgreSQL major version "
@@ -156,6 +169,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if command == "status":
         return _status(project, target)
+    if command == "token":
+        return _token(project, target, args.user, args.role, args.expires_in)
     if target.local is not None and not target.local.is_running():
         raise LiftDbError(
             "the local server is not running", "start it with `lift-db start` (or `make db`)"
@@ -175,6 +190,23 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif command == "reset":
         stack.reset(project, target, _report)
         print(f"database reset: {target.describe()}")
+    return 0
+
+
+def _token(project: Project, target: Target, user: str, role: str, expires_in: int) -> int:
+    keys = LocalKeys.for_project(project)
+    with target.connect() as conn:
+        row = conn.execute(
+            "select id, email from auth.users where id::text = %s or lower(email) = lower(%s)",
+            (user, user),
+        ).fetchone()
+    if row is None:
+        raise LiftDbError(
+            f"no user {user!r} in auth.users of {target.describe()}",
+            "give the email or id of an existing user (make db seeds ada@demo.lift-sys.dev)",
+        )
+    user_id, email = row
+    print(keys.user_token(user_id, email=email, role=role, expires_in=expires_in))
     return 0
 
 
