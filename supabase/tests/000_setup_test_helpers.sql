@@ -499,6 +499,59 @@ as $$
      )
 $$;
 
+-- Every text and JSON column anon or authenticated may write (INSERT or UPDATE, column grants
+-- included) needs a size cap in private.column_limits, a JSON one a depth cap too, and its table
+-- the trigger that enforces them (caps of a partitioned table cover its partitions).
+create or replace function tests.unlimited_api_writable_columns()
+returns table (column_name text, problem text)
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  with writable as (
+    select n.nspname, c.relname, c.oid as relid, a.attname,
+           a.atttypid in ('pg_catalog.json'::pg_catalog.regtype,
+                          'pg_catalog.jsonb'::pg_catalog.regtype) as is_json
+      from pg_catalog.pg_attribute as a
+      join pg_catalog.pg_class as c on c.oid = a.attrelid
+      join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+      join pg_catalog.pg_type as t on t.oid = a.atttypid
+     where c.relkind in ('r', 'p')
+       and not c.relispartition
+       and a.attnum > 0
+       and not a.attisdropped
+       and (t.typcategory = 'S' or a.atttypid in ('pg_catalog.json'::pg_catalog.regtype,
+                                                  'pg_catalog.jsonb'::pg_catalog.regtype))
+       and n.nspname !~ '^pg_' and n.nspname <> 'information_schema'
+       and exists (
+         select
+           from pg_catalog.unnest(array['anon', 'authenticated']) as r (role)
+           cross join pg_catalog.unnest(array['INSERT', 'UPDATE']) as p (privilege)
+          where pg_catalog.has_column_privilege(r.role, c.oid, a.attnum, p.privilege)
+       )
+  )
+  select pg_catalog.format('%I.%I.%I', w.nspname, w.relname, w.attname),
+         case
+           when l.max_bytes is null then 'no size cap in private.column_limits'
+           when w.is_json and l.max_depth is null then 'no depth cap in private.column_limits'
+           else 'no enabled trigger runs private.check_column_limits() before insert and update'
+         end
+    from writable as w
+    left join private.column_limits as l
+      on l.table_schema = w.nspname and l.table_name = w.relname and l.column_name = w.attname
+   where l.max_bytes is null
+      or (w.is_json and l.max_depth is null)
+      or not exists (
+        select
+          from pg_catalog.pg_trigger as tg
+         where tg.tgrelid = w.relid
+           and tg.tgfoid = 'private.check_column_limits()'::pg_catalog.regprocedure
+           and tg.tgenabled <> 'D'
+           -- row, before, insert and update
+           and tg.tgtype::pg_catalog.int4 & (1 | 2 | 4 | 16) = (1 | 2 | 4 | 16)
+      )
+$$;
+
 -- More than one permissive policy for a role and action: Postgres ORs them, so each one widens
 -- access and every one is evaluated.
 create or replace function tests.multiple_permissive_policies()

@@ -3,7 +3,7 @@
 -- them all; then, inside this rolled-back transaction, deliberately bad objects prove that each
 -- guard does catch what it is meant to catch.
 begin;
-select plan(33);
+select plan(37);
 
 -- The schema as migrated.
 select ok(
@@ -36,6 +36,8 @@ select is_empty(
   'auth.uid() & co. have Supabase Auth''s shape (sql, stable, no SET clause: inlined) and '
   'qualify every type and function they name'
 );
+select is_empty('select * from tests.unlimited_api_writable_columns()',
+                'every text and JSON column an API role can write has a size (and depth) cap');
 select is_empty('select * from tests.multiple_permissive_policies()',
                 'at most one permissive policy per table, role and action');
 select is_empty('select * from tests.always_true_write_policies()',
@@ -216,6 +218,39 @@ select is(
     where function = 'private.path_probe_invoker()'),
   'function reachable from definer code or a policy without a fixed search_path',
   'the problem names what is missing'
+);
+
+-- Size caps: a text and a JSON column authenticated may write, with no cap; then capped without
+-- a depth; then with the trigger.
+create table public.cap_probe (id integer primary key, note text, doc jsonb, n integer);
+grant insert (id, note, n) on table public.cap_probe to authenticated;
+grant update (doc) on table public.cap_probe to authenticated;
+select set_eq(
+  $$select column_name, problem from tests.unlimited_api_writable_columns()
+     where column_name like 'public.cap_probe.%'$$,
+  $$values ('public.cap_probe.note', 'no size cap in private.column_limits'),
+           ('public.cap_probe.doc', 'no size cap in private.column_limits')$$,
+  'API-writable text and JSON columns without a cap are caught, by name (integers are not)'
+);
+insert into private.column_limits (table_schema, table_name, column_name, max_bytes, max_depth)
+values ('public', 'cap_probe', 'note', 100, null), ('public', 'cap_probe', 'doc', 100, null);
+select set_eq(
+  $$select column_name, problem from tests.unlimited_api_writable_columns()
+     where column_name like 'public.cap_probe.%'$$,
+  $$values ('public.cap_probe.note',
+            'no enabled trigger runs private.check_column_limits() before insert and update'),
+           ('public.cap_probe.doc', 'no depth cap in private.column_limits')$$,
+  'a JSON column without a depth cap, and caps no trigger enforces, are caught'
+);
+update private.column_limits set max_depth = 100
+ where table_name = 'cap_probe' and column_name = 'doc';
+create trigger cap_probe_check_limits
+  before insert or update on public.cap_probe
+  for each row execute function private.check_column_limits();
+select is_empty(
+  $$select * from tests.unlimited_api_writable_columns()
+     where column_name like 'public.cap_probe.%'$$,
+  'capped columns with their trigger pass'
 );
 
 create view public.guard_probe_view as select id from public.guard_probe_open;
