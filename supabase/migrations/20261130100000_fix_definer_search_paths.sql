@@ -185,23 +185,30 @@ begin
 end
 $$;
 
--- Every other function of the app: the same search_path, bodies unchanged.
-alter function private.record_session_history() set search_path = pg_catalog, pg_temp;
-alter function private.guard_session_columns() set search_path = pg_catalog, pg_temp;
-alter function private.version_session_ir() set search_path = pg_catalog, pg_temp;
-alter function private.refuse_history_update() set search_path = pg_catalog, pg_temp;
-alter function private.touch_updated_at() set search_path = pg_catalog, pg_temp;
-alter function private.guard_comment_columns() set search_path = pg_catalog, pg_temp;
-alter function private.check_event_session() set search_path = pg_catalog, pg_temp;
-alter function private.guard_session_embedding() set search_path = pg_catalog, pg_temp;
-alter function private.analytics_events_partitions() set search_path = pg_catalog, pg_temp;
-alter function private.create_analytics_events_partition(date)
-  set search_path = pg_catalog, pg_temp;
-alter function private.maintain_analytics_events_partitions(integer, integer, text)
-  set search_path = pg_catalog, pg_temp;
-alter function public.update_session_ir(uuid, jsonb, integer, text)
-  set search_path = pg_catalog, pg_temp;
-alter function public.rollback_session(uuid, integer, integer, text)
-  set search_path = pg_catalog, pg_temp;
-alter function public.match_sessions(extensions.vector, integer, double precision)
-  set search_path = pg_catalog, pg_temp;
+-- Every other function of the app: the same search_path, bodies unchanged. (One ALTER each;
+-- written as a loop because sqlfluff cannot parse a list value in ALTER FUNCTION … SET.)
+do $$
+declare
+  fn pg_catalog.regprocedure;
+begin
+  foreach fn in array array[
+    'private.record_session_history()',
+    'private.guard_session_columns()',
+    'private.version_session_ir()',
+    'private.refuse_history_update()',
+    'private.touch_updated_at()',
+    'private.guard_comment_columns()',
+    'private.check_event_session()',
+    'private.guard_session_embedding()',
+    'private.analytics_events_partitions()',
+    'private.create_analytics_events_partition(date)',
+    'private.maintain_analytics_events_partitions(integer, integer, text)',
+    'public.update_session_ir(uuid, jsonb, integer, text)',
+    'public.rollback_session(uuid, integer, integer, text)',
+    'public.match_sessions(extensions.vector, integer, double precision)'
+  ]::pg_catalog.regprocedure[]
+  loop
+    execute pg_catalog.format('alter function %s set search_path = pg_catalog, pg_temp', fn);
+  end loop;
+end
+$$;

@@ -1,7 +1,8 @@
 -- JSON nested deeper than 100 levels, however it arrives (insert, PATCH of current_ir or of
 -- metadata, update_session_ir), is refused with SQLSTATE 54000 naming the column (the cap of
--- private.column_limits), and Alice's data is exactly as it was. Deeper documents are valid JSON that clients cannot read back
--- (Python's json gives up near 1,000 levels), so the database keeps them out.
+-- private.column_limits), and Alice's data is exactly as it was. Deeper documents are valid
+-- JSON that clients cannot read back (Python's json gives up near 1,000 levels), so the
+-- database keeps them out.
 begin;
 select plan(9);
 
