@@ -2,7 +2,7 @@
 -- fails when it is stale. What the migrations in supabase/migrations add to or change
 -- in a Supabase database, as `pg_dump --schema-only` writes it after all of them ran
 -- (platform objects left out; an owner is named only when it is not postgres).
--- Migrations: 27, the last 20261130100200_guard_profile_columns.sql
+-- Migrations: 28, the last 20261130100300_add_history_version_limit.sql
 
 --
 -- Name: partitions; Type: SCHEMA; Schema: -
@@ -576,9 +576,18 @@ CREATE FUNCTION private.record_session_history() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  limit_versions pg_catalog.int4 := (select l.max_versions from private.history_limits as l);
 begin
   if new.current_ir is null or (tg_op = 'UPDATE' and new.ir_version = old.ir_version) then
     return null;
+  end if;
+  if new.ir_version > limit_versions then
+    raise exception 'session % has % versions, its limit', new.id, limit_versions
+      using errcode = '54000',
+            detail = pg_catalog.format('versions=%s limit=%s', new.ir_version - 1,
+                                       limit_versions),
+            hint = 'start a new session; the limit is private.history_limits';
   end if;
   insert into public.session_history (session_id, version, ir_snapshot, change_description,
                                       author_id)
@@ -1004,6 +1013,23 @@ CREATE TABLE private.column_limits (
 COMMENT ON TABLE private.column_limits IS 'Size (bytes) and JSON depth caps of the columns API roles write; one UPDATE changes a cap.';
 
 --
+-- Name: history_limits; Type: TABLE; Schema: private
+--
+
+CREATE TABLE private.history_limits (
+    singleton boolean DEFAULT true NOT NULL,
+    max_versions integer NOT NULL,
+    CONSTRAINT history_limits_max_versions_positive CHECK ((max_versions >= 1)),
+    CONSTRAINT history_limits_one_row CHECK (singleton)
+);
+
+--
+-- Name: TABLE history_limits; Type: COMMENT; Schema: private
+--
+
+COMMENT ON TABLE private.history_limits IS 'How many IR versions one session may hold; one row, changed with one UPDATE.';
+
+--
 -- Name: analytics_latency_by_event_type; Type: VIEW; Schema: public
 --
 
@@ -1327,6 +1353,13 @@ ALTER TABLE ONLY partitions.analytics_events_default
 
 ALTER TABLE ONLY private.column_limits
     ADD CONSTRAINT column_limits_pkey PRIMARY KEY (table_schema, table_name, column_name);
+
+--
+-- Name: history_limits history_limits_pkey; Type: CONSTRAINT; Schema: private
+--
+
+ALTER TABLE ONLY private.history_limits
+    ADD CONSTRAINT history_limits_pkey PRIMARY KEY (singleton);
 
 --
 -- Name: comments comments_pkey; Type: CONSTRAINT; Schema: public
