@@ -17,6 +17,18 @@ class InvalidInputError(StoreError, ValueError):
     """The request is malformed: bad id, unknown status, empty prompt, non-object IR, …"""
 
 
+class PayloadTooLargeError(InvalidInputError):
+    """A write is over one of the database's limits (SQLSTATE 54000): a value over its size or
+    depth cap (private.column_limits; the message names the column, its size and the cap), or an
+    IR version past the session's limit (private.history_limits). Nothing was written."""
+
+
+class UndecodableValueError(StoreError):
+    """The database returned a value the store cannot decode (JSON nested beyond what Python's
+    decoder can follow, written before the caps existed or around them). Nothing was changed;
+    the row needs repair by an operator."""
+
+
 class NotFoundError(StoreError, LookupError):
     """The session (or version) does not exist for this user: missing, or someone else's."""
 

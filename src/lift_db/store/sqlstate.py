@@ -11,6 +11,7 @@ from lift_db.store.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    PayloadTooLargeError,
     PermissionDeniedError,
     StoreError,
     StoreUnavailableError,
@@ -39,9 +40,11 @@ INVALID_INPUT = {
     "23505",  # unique violation (the id already exists)
     "23514",  # check violation (status, prompt bounds, JSON shapes)
     "428C9",  # a database-owned column was written
-    "54000",  # program limit exceeded (JSON too deep)
     "54001",  # statement too complex
 }
+# Over a limit: a value's size or JSON depth (private.column_limits) or a session's number of
+# versions (private.history_limits); PostgREST answers 413.
+PAYLOAD_TOO_LARGE = {"54000"}
 _CURRENT = re.compile(r"current_version=(\d+)")
 
 
@@ -64,6 +67,8 @@ def map_error(exc: psycopg.Error, session_id: UUID | None = None) -> StoreError:
         return NotFoundError(message)
     if state in PERMISSION:
         return PermissionDeniedError(message)
+    if state in PAYLOAD_TOO_LARGE:
+        return PayloadTooLargeError(message)
     if state in INVALID_INPUT:
         return InvalidInputError(message)
     if state in RETRYABLE:

@@ -14,7 +14,6 @@ CREATE TABLE partitions.analytics_events_default (
     latency_ms integer,
     created_at timestamp with time zone DEFAULT now() CONSTRAINT analytics_events_created_at_not_null NOT NULL,
     CONSTRAINT analytics_events_event_data_object CHECK ((jsonb_typeof(event_data) = 'object'::text)),
-    CONSTRAINT analytics_events_event_data_size CHECK ((octet_length((event_data)::text) <= 65536)),
     CONSTRAINT analytics_events_event_type_format CHECK ((event_type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text)),
     CONSTRAINT analytics_events_latency_ms_not_negative CHECK ((latency_ms >= 0)),
     CONSTRAINT analytics_events_prompt_type_text CHECK ((((event_data -> 'prompt_type'::text) IS NULL) OR (jsonb_typeof((event_data -> 'prompt_type'::text)) = 'string'::text)))

@@ -7,7 +7,7 @@
 
 CREATE FUNCTION private.analytics_events_partitions() RETURNS TABLE(partition_name text, range_from timestamp with time zone, range_to timestamp with time zone)
     LANGUAGE sql STABLE
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
   select format('%I.%I', n.nspname, c.relname),
          b.bounds[1]::timestamptz,

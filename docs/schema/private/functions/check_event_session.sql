@@ -7,7 +7,7 @@
 
 CREATE FUNCTION private.check_event_session() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   if new.session_id is not null

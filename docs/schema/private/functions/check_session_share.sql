@@ -7,11 +7,11 @@
 
 CREATE FUNCTION private.check_session_share() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  caller uuid := (select auth.uid());
-  owner_id uuid;
+  caller pg_catalog.uuid := (select auth.uid());
+  owner_id pg_catalog.uuid;
 begin
   if tg_op = 'UPDATE'
      and (new.session_id <> old.session_id or new.user_id <> old.user_id) then

@@ -7,7 +7,7 @@
 
 CREATE FUNCTION private.create_analytics_events_partition(month date) RETURNS bigint
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $_$
 declare

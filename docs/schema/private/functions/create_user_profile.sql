@@ -7,7 +7,7 @@
 
 CREATE FUNCTION private.create_user_profile() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   insert into public.users (id, email, provider, provider_user_id, display_name, created_at,
@@ -16,13 +16,19 @@ begin
     new.id,
     new.email,
     coalesce(
-      nullif(new.raw_app_meta_data ->> 'provider', ''),
+      nullif(new.raw_app_meta_data operator(pg_catalog.->>) 'provider', ''),
       case when new.is_anonymous then 'anonymous' else 'email' end
     ),
-    new.id::text,
-    left(nullif(btrim(coalesce(new.raw_user_meta_data ->> 'full_name',
-                               new.raw_user_meta_data ->> 'name', '')), ''), 200),
-    coalesce(new.created_at, now()),
+    new.id::pg_catalog.text,
+    pg_catalog.left(
+      nullif(
+        pg_catalog.btrim(coalesce(new.raw_user_meta_data operator(pg_catalog.->>) 'full_name',
+                                  new.raw_user_meta_data operator(pg_catalog.->>) 'name', '')),
+        ''
+      ),
+      200
+    ),
+    coalesce(new.created_at, pg_catalog.now()),
     new.last_sign_in_at
   );
   return null;

@@ -7,7 +7,7 @@
 
 CREATE FUNCTION private.guard_comment_columns() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   if new.id <> old.id or new.session_id <> old.session_id

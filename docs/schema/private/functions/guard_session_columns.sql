@@ -7,7 +7,7 @@
 
 CREATE FUNCTION private.guard_session_columns() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   if tg_op = 'INSERT' then

@@ -7,10 +7,10 @@
 
 CREATE FUNCTION private.guard_shared_session_edit() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  caller uuid := (select auth.uid());
+  caller pg_catalog.uuid := (select auth.uid());
 begin
   if caller is null or caller = old.user_id then
     return new;

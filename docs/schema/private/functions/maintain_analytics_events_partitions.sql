@@ -7,7 +7,7 @@
 
 CREATE FUNCTION private.maintain_analytics_events_partitions(months_ahead integer DEFAULT 3, retention_months integer DEFAULT NULL::integer, expired_action text DEFAULT 'detach'::text) RETURNS TABLE(action text, partition_name text, row_count bigint)
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
 declare

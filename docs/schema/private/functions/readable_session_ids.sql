@@ -7,7 +7,7 @@
 
 CREATE FUNCTION private.readable_session_ids() RETURNS SETOF uuid
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
   select s.id from public.sessions as s where s.user_id = (select auth.uid())
   union all

@@ -7,14 +7,14 @@
 
 CREATE FUNCTION private.record_provider_user_id() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   update public.users as u
      set provider_user_id = new.provider_id
    where u.id = new.user_id
      and u.provider = new.provider
-     and u.provider_user_id = new.user_id::text;
+     and u.provider_user_id = new.user_id::pg_catalog.text;
   return null;
 end
 $$;

@@ -7,18 +7,29 @@
 
 CREATE FUNCTION private.record_session_history() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+declare
+  limit_versions pg_catalog.int4 := (select l.max_versions from private.history_limits as l);
 begin
   if new.current_ir is null or (tg_op = 'UPDATE' and new.ir_version = old.ir_version) then
     return null;
   end if;
-  insert into public.session_history (session_id, version, ir_snapshot, change_description)
+  if new.ir_version > limit_versions then
+    raise exception 'session % has % versions, its limit', new.id, limit_versions
+      using errcode = '54000',
+            detail = pg_catalog.format('versions=%s limit=%s', new.ir_version - 1,
+                                       limit_versions),
+            hint = 'start a new session; the limit is private.history_limits';
+  end if;
+  insert into public.session_history (session_id, version, ir_snapshot, change_description,
+                                      author_id)
   values (
     new.id,
     new.ir_version,
     new.current_ir,
-    nullif(current_setting('lift.change_description', true), '')
+    nullif(pg_catalog.current_setting('lift.change_description', true), ''),
+    (select auth.uid())
   );
   return null;
 end

@@ -7,7 +7,7 @@
 
 CREATE FUNCTION private.refuse_history_update() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   raise exception 'session history is append-only'

@@ -7,7 +7,7 @@
 
 CREATE FUNCTION private.shared_session_ids(with_role text DEFAULT NULL::text) RETURNS SETOF uuid
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
   select sh.session_id
     from public.session_shares as sh

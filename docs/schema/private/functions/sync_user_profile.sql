@@ -7,7 +7,7 @@
 
 CREATE FUNCTION private.sync_user_profile() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   update public.users as u

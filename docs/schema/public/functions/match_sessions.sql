@@ -7,7 +7,7 @@
 
 CREATE FUNCTION public.match_sessions(query_embedding extensions.vector, match_count integer DEFAULT 10, min_similarity double precision DEFAULT '-1'::integer) RETURNS TABLE(session_id uuid, similarity double precision, is_stale boolean)
     LANGUAGE plpgsql STABLE
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     SET "hnsw.ef_search" TO '100'
     SET "hnsw.iterative_scan" TO 'relaxed_order'
     SET "hnsw.max_scan_tuples" TO '20000'

@@ -7,7 +7,7 @@
 
 CREATE FUNCTION public.rollback_session(session_id uuid, to_version integer, expected_version integer DEFAULT NULL::integer, change_description text DEFAULT NULL::text) RETURNS public.sessions
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
   locked public.sessions;

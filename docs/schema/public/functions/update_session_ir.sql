@@ -7,7 +7,7 @@
 
 CREATE FUNCTION public.update_session_ir(session_id uuid, ir jsonb, expected_version integer DEFAULT NULL::integer, change_description text DEFAULT NULL::text) RETURNS public.sessions
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
   locked public.sessions;

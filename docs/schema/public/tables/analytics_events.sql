@@ -14,7 +14,6 @@ CREATE TABLE public.analytics_events (
     latency_ms integer,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT analytics_events_event_data_object CHECK ((jsonb_typeof(event_data) = 'object'::text)),
-    CONSTRAINT analytics_events_event_data_size CHECK ((octet_length((event_data)::text) <= 65536)),
     CONSTRAINT analytics_events_event_type_format CHECK ((event_type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text)),
     CONSTRAINT analytics_events_latency_ms_not_negative CHECK ((latency_ms >= 0)),
     CONSTRAINT analytics_events_prompt_type_text CHECK ((((event_data -> 'prompt_type'::text) IS NULL) OR (jsonb_typeof((event_data -> 'prompt_type'::text)) = 'string'::text)))
@@ -63,6 +62,12 @@ CREATE INDEX analytics_events_session_id_idx ON ONLY public.analytics_events USI
 --
 
 CREATE INDEX analytics_events_user_id_created_at_idx ON ONLY public.analytics_events USING btree (user_id, created_at DESC);
+
+--
+-- Name: analytics_events analytics_events_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER analytics_events_check_limits BEFORE INSERT OR UPDATE ON public.analytics_events FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
 
 --
 -- Name: analytics_events analytics_events_check_session; Type: TRIGGER; Schema: public

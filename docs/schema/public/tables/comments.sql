@@ -49,6 +49,12 @@ CREATE INDEX comments_author_id_idx ON public.comments USING btree (author_id);
 CREATE INDEX comments_session_id_version_idx ON public.comments USING btree (session_id, version);
 
 --
+-- Name: comments comments_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER comments_check_limits BEFORE INSERT OR UPDATE ON public.comments FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
+
+--
 -- Name: comments comments_guard_columns; Type: TRIGGER; Schema: public
 --
 

@@ -18,7 +18,6 @@ CREATE TABLE public.repositories (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT repositories_default_branch_length CHECK (((char_length(default_branch) >= 1) AND (char_length(default_branch) <= 255))),
     CONSTRAINT repositories_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
-    CONSTRAINT repositories_metadata_size CHECK ((octet_length((metadata)::text) <= 262144)),
     CONSTRAINT repositories_name_format CHECK ((((char_length(name) >= 1) AND (char_length(name) <= 100)) AND (name !~ '[/[:space:][:cntrl:]]'::text))),
     CONSTRAINT repositories_owner_format CHECK ((((char_length(owner) >= 1) AND (char_length(owner) <= 255)) AND (owner !~ '[[:space:][:cntrl:]]'::text))),
     CONSTRAINT repositories_provider_format CHECK ((provider ~ '^[a-z][a-z0-9-]{0,31}$'::text))
@@ -55,6 +54,12 @@ ALTER TABLE ONLY public.repositories
 --
 
 CREATE UNIQUE INDEX repositories_user_id_provider_owner_name_key ON public.repositories USING btree (user_id, provider, lower(owner), lower(name));
+
+--
+-- Name: repositories repositories_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER repositories_check_limits BEFORE INSERT OR UPDATE ON public.repositories FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
 
 --
 -- Name: repositories repositories_user_id_fkey; Type: FK CONSTRAINT; Schema: public

@@ -50,6 +50,12 @@ ALTER TABLE ONLY public.session_embeddings
 CREATE INDEX session_embeddings_embedding_idx ON public.session_embeddings USING hnsw (embedding extensions.vector_cosine_ops) WITH (m='16', ef_construction='64');
 
 --
+-- Name: session_embeddings session_embeddings_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER session_embeddings_check_limits BEFORE INSERT OR UPDATE ON public.session_embeddings FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
+
+--
 -- Name: session_embeddings session_embeddings_guard; Type: TRIGGER; Schema: public
 --
 

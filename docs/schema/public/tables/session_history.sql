@@ -11,6 +11,7 @@ CREATE TABLE public.session_history (
     ir_snapshot jsonb NOT NULL,
     change_description text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    author_id uuid,
     CONSTRAINT session_history_change_description_length CHECK ((char_length(change_description) <= 1000)),
     CONSTRAINT session_history_ir_snapshot_object CHECK ((jsonb_typeof(ir_snapshot) = 'object'::text)),
     CONSTRAINT session_history_version_positive CHECK ((version >= 1))
@@ -21,6 +22,12 @@ CREATE TABLE public.session_history (
 --
 
 COMMENT ON TABLE public.session_history IS 'Append-only record of every IR of a session, written by the database; version 1, 2, 3…';
+
+--
+-- Name: COLUMN session_history.author_id; Type: COMMENT; Schema: public
+--
+
+COMMENT ON COLUMN public.session_history.author_id IS 'The signed-in user who wrote this version (auth.uid()); null: service_role or direct SQL.';
 
 --
 -- Name: session_history session_history_pkey; Type: CONSTRAINT; Schema: public

@@ -40,6 +40,12 @@ CREATE INDEX session_shares_user_id_session_id_idx ON public.session_shares USIN
 CREATE TRIGGER session_shares_check BEFORE INSERT OR UPDATE ON public.session_shares FOR EACH ROW EXECUTE FUNCTION private.check_session_share();
 
 --
+-- Name: session_shares session_shares_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER session_shares_check_limits BEFORE INSERT OR UPDATE ON public.session_shares FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
+
+--
 -- Name: session_shares session_shares_touch_updated_at; Type: TRIGGER; Schema: public
 --
 

@@ -15,10 +15,8 @@ CREATE TABLE public.sessions (
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT sessions_current_ir_depth CHECK ((NOT jsonb_path_exists(current_ir, 'strict $.**{101}'::jsonpath))),
     CONSTRAINT sessions_current_ir_object CHECK (((current_ir IS NULL) OR (jsonb_typeof(current_ir) = 'object'::text))),
     CONSTRAINT sessions_ir_version_not_negative CHECK ((ir_version >= 0)),
-    CONSTRAINT sessions_metadata_depth CHECK ((NOT jsonb_path_exists(metadata, 'strict $.**{101}'::jsonpath))),
     CONSTRAINT sessions_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT sessions_prompt_length CHECK ((char_length(prompt) <= 20000)),
     CONSTRAINT sessions_prompt_not_blank CHECK ((prompt ~ '\S'::text)),
@@ -73,6 +71,12 @@ CREATE INDEX sessions_user_id_created_at_idx ON public.sessions USING btree (use
 --
 
 CREATE INDEX sessions_user_id_status_created_at_idx ON public.sessions USING btree (user_id, status, created_at DESC);
+
+--
+-- Name: sessions sessions_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER sessions_check_limits BEFORE INSERT OR UPDATE ON public.sessions FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
 
 --
 -- Name: sessions sessions_guard_columns; Type: TRIGGER; Schema: public

@@ -10,8 +10,7 @@ CREATE TABLE public.user_preferences (
     settings jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT user_preferences_settings_object CHECK ((jsonb_typeof(settings) = 'object'::text)),
-    CONSTRAINT user_preferences_settings_size CHECK ((octet_length((settings)::text) <= 65536))
+    CONSTRAINT user_preferences_settings_object CHECK ((jsonb_typeof(settings) = 'object'::text))
 );
 
 --
@@ -26,6 +25,12 @@ COMMENT ON TABLE public.user_preferences IS 'One settings object (JSON) per user
 
 ALTER TABLE ONLY public.user_preferences
     ADD CONSTRAINT user_preferences_pkey PRIMARY KEY (user_id);
+
+--
+-- Name: user_preferences user_preferences_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER user_preferences_check_limits BEFORE INSERT OR UPDATE ON public.user_preferences FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
 
 --
 -- Name: user_preferences user_preferences_touch_updated_at; Type: TRIGGER; Schema: public

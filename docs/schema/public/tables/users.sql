@@ -49,6 +49,18 @@ ALTER TABLE ONLY public.users
     ADD CONSTRAINT users_provider_user_id_key UNIQUE (provider, provider_user_id);
 
 --
+-- Name: users users_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER users_check_limits BEFORE INSERT OR UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
+
+--
+-- Name: users users_guard_auth_columns; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER users_guard_auth_columns BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION private.guard_user_profile_columns();
+
+--
 -- Name: users users_id_fkey; Type: FK CONSTRAINT; Schema: public
 --
 
