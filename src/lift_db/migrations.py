@@ -477,6 +477,11 @@ def _history_state(conn: psycopg.Connection[TupleRow]) -> list[object]:
     """The runner's history tables: their shape, and every row (they are small)."""
     state: list[object] = [conn.execute(_HISTORY_STATE).fetchall()]
     for table in HISTORY_TABLES:
+        name = f"supabase_migrations.{table}"
+        found = conn.execute("select pg_catalog.to_regclass(%s) is not null", (name,)).fetchone()
+        if not (found and found[0]):
+            state.append(None)  # dropped: the catalog part above differs too
+            continue
         query = sql.SQL("select * from supabase_migrations.{}").format(sql.Identifier(table))
         state.append(sorted(map(repr, conn.execute(query).fetchall())))
     return state
