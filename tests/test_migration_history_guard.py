@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lift_db import migrations, stack
-from lift_db.errors import LiftDbError, MigrationDriftError
+from lift_db.errors import LiftDbError, MigrationDriftError, MigrationError
 from lift_db.project import Project
 from lift_db.target import Target
 from tests.conftest import ROOT, ScratchFactory, run_lift_db
@@ -59,7 +59,7 @@ def test_a_migration_marking_a_future_one_applied_is_refused(
 ) -> None:
     _write(folder, FIRST, PLANT_FUTURE_ROW)
     target = scratch_db()
-    with pytest.raises(migrations.MigrationTamperError, match=f"{FIRST} changed the runner's"):
+    with pytest.raises(MigrationError, match=f"{FIRST} changed the runner's"):
         _migrate(target, folder)
     assert not _exists(target, "public.a")
     assert _recorded(target) == []
@@ -90,7 +90,7 @@ def test_a_migration_writing_the_history_tables_is_refused(
     target = scratch_db()
     _migrate(target, folder)
     _write(folder, FIRST, f"create table public.a (id int);\n{write};\n")
-    with pytest.raises(migrations.MigrationTamperError, match="changed the runner's history"):
+    with pytest.raises(MigrationError, match="changed the runner's history"):
         _migrate(target, folder)
     assert not _exists(target, "public.a")
     assert _recorded(target) == ["20240100000000"]
@@ -101,7 +101,7 @@ def test_a_migration_releasing_the_runner_lock_is_refused(
 ) -> None:
     _write(folder, FIRST, "create table public.a (id int);\nselect pg_advisory_unlock_all();\n")
     target = scratch_db()
-    with pytest.raises(migrations.MigrationTamperError, match="released the runner's advisory"):
+    with pytest.raises(MigrationError, match="released the runner's advisory"):
         _migrate(target, folder)
     assert not _exists(target, "public.a")
 
