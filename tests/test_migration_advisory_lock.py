@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from lift_db import migrations
+from lift_db.errors import MigrationError
 from lift_db.target import Target
 from tests.conftest import ROOT, ScratchFactory
 
@@ -120,5 +121,5 @@ def test_a_bad_lock_timeout_setting_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
     monkeypatch.setenv(migrations.LOCK_TIMEOUT_ENV, value)
-    with pytest.raises(migrations.MigrationError, match=f"{migrations.LOCK_TIMEOUT_ENV}="):
+    with pytest.raises(MigrationError, match=f"{migrations.LOCK_TIMEOUT_ENV}="):
         migrations.lock_timeout_from_env()

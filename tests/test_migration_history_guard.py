@@ -10,6 +10,7 @@ import pytest
 from lift_db import migrations, stack
 from lift_db.errors import LiftDbError, MigrationDriftError, MigrationError
 from lift_db.project import Project
+from lift_db.sqlsplit import split_statements
 from lift_db.target import Target
 from tests.conftest import ROOT, ScratchFactory, run_lift_db
 
@@ -145,7 +146,7 @@ def test_cli_history_with_matching_statements_is_still_adopted(
         conn.execute(
             "insert into supabase_migrations.schema_migrations (version, name, statements)"
             " values ('20240101000000', 'first', %s)",
-            ([s.text for s in migrations.split_statements(sql)],),
+            ([s.text for s in split_statements(sql)],),
         )
     assert _migrate(target, folder) == []
     with target.connect() as conn:
