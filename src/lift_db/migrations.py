@@ -231,9 +231,10 @@ def check_drift(files: list[MigrationFile], history: list[AppliedMigration]) -> 
                 f"history says migration {file.filename} was applied, but its row in "
                 "supabase_migrations.schema_migrations has neither a checksum nor the statements "
                 "that ran, so nothing shows that this file ran",
-                f"if {file.filename} really ran (an old Supabase CLI records versions only), "
-                f"record it with `supabase migration repair --status applied {file.version}`; "
-                "otherwise delete that row so that the file runs",
+                f"if {file.filename} really ran (an old Supabase CLI recorded versions only), "
+                f"run `supabase migration repair --status reverted {file.version}` then "
+                f"`--status applied {file.version}`, which records its statements; otherwise "
+                "`--status reverted` alone, so that the file runs",
             )
     if history:
         last = history[-1]
