@@ -387,6 +387,12 @@ def transaction_control(stmt: Statement) -> str | None:
     return " ".join(words) if refused else None
 
 
+_XID_IF_ASSIGNED = "select pg_catalog.pg_current_xact_id_if_assigned()::pg_catalog.text"
+_XID_ASSIGN = "select pg_catalog.pg_current_xact_id()::pg_catalog.text"
+_XID_STATUS = "select pg_catalog.pg_xact_status(%s::pg_catalog.text::pg_catalog.xid8)"
+_EXISTS = "select pg_catalog.to_regclass(%s::pg_catalog.text) is not null"
+
+
 class _TransactionGuard:
     """Proves, after every statement, that the file still runs in the transaction opened for it.
 
@@ -403,11 +409,11 @@ class _TransactionGuard:
     def check(self, stmt: Statement) -> None:
         status = self.conn.info.transaction_status
         if status == pq.TransactionStatus.INTRANS:
-            row = self.conn.execute("select pg_catalog.pg_current_xact_id_if_assigned()::text")
+            # Fully qualified: the file may have changed search_path.
+            row = self.conn.execute(_XID_IF_ASSIGNED)
             current = _one(row.fetchone())
             if self.xid is None:
-                assigned = self.conn.execute("select pg_catalog.pg_current_xact_id()::text")
-                self.xid = _one(assigned.fetchone())
+                self.xid = _one(self.conn.execute(_XID_ASSIGN).fetchone())
                 return
             if current == self.xid:
                 return
@@ -419,9 +425,7 @@ class _TransactionGuard:
     def _ended(self, stmt: Statement, after: str) -> MigrationTransactionError:
         what = "nothing of the file had run yet"
         if self.xid is not None:
-            row = self.conn.execute(
-                "select pg_catalog.pg_xact_status(%s::text::pg_catalog.xid8)", (self.xid,)
-            ).fetchone()
+            row = self.conn.execute(_XID_STATUS, (self.xid,)).fetchone()
             fate = _one(row)
             if fate == "committed":
                 what = (
@@ -442,7 +446,8 @@ class _TransactionGuard:
 
     def _rollback_prepared(self) -> str:
         row = self.conn.execute(
-            "select gid from pg_catalog.pg_prepared_xacts where transaction::text = %s",
+            "select p.gid from pg_catalog.pg_prepared_xacts as p"
+            " where p.transaction::pg_catalog.text operator(pg_catalog.=) %s::pg_catalog.text",
             (self.xid,),
         ).fetchone()
         if row is None:
@@ -479,7 +484,7 @@ def _history_state(conn: psycopg.Connection[TupleRow]) -> list[object]:
     state: list[object] = [conn.execute(_HISTORY_STATE).fetchall()]
     for table in HISTORY_TABLES:
         name = f"supabase_migrations.{table}"
-        found = conn.execute("select pg_catalog.to_regclass(%s) is not null", (name,)).fetchone()
+        found = conn.execute(_EXISTS, (name,)).fetchone()
         if not (found and found[0]):
             state.append(None)  # dropped: the catalog part above differs too
             continue
