@@ -33,7 +33,8 @@ def _helpers() -> Path:
     return sorted(TESTS_DIR.glob("*.sql"))[0]
 
 
-def _run(path: Path, url: str) -> pgtap.TapRun:
+def run_pgtap_file(path: Path, url: str) -> pgtap.TapRun:
+    """Run one pgTAP file of the project; a link or a file outside the project is refused."""
     try:
         projectfiles.read_sql(path, "pgTAP file", ROOT)
     except projectfiles.ProjectFileError as exc:
@@ -53,10 +54,10 @@ class PgTapItem(pytest.Item):
         self.config.stash[_RAN_KEY] = True
         helpers = _helpers()
         if self.path != helpers and not _helpers_installed(url):
-            setup = _run(helpers, url)
+            setup = run_pgtap_file(helpers, url)
             if not setup.passed:
                 raise PgTapFailure(f"{helpers.name} (test helpers) failed:\n{setup.report()}")
-        run = _run(self.path, url)
+        run = run_pgtap_file(self.path, url)
         if not run.passed:
             raise PgTapFailure(run.report())
 

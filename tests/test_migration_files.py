@@ -107,6 +107,21 @@ def test_a_symlinked_seed_file_is_refused_before_the_database_is_dropped(
         stack.seed_texts(checkout)
 
 
+def test_a_symlinked_or_outside_pgtap_file_is_refused_and_never_run(
+    outside: Path, tmp_path: Path
+) -> None:
+    from conftest import PgTapFailure, run_pgtap_file
+
+    link = tmp_path / "040_history.sql"
+    link.symlink_to(outside)
+    with pytest.raises(PgTapFailure, match=r"pgTAP file 040_history\.sql is a symbolic link"):
+        run_pgtap_file(link, "postgresql://nobody@127.0.0.1:1/none")
+    stray = tmp_path / "050_stray.sql"
+    stray.write_text("select 1;\n")
+    with pytest.raises(PgTapFailure, match=r"050_stray\.sql lies outside the project"):
+        run_pgtap_file(stray, "postgresql://nobody@127.0.0.1:1/none")
+
+
 def _exists(target: Target, regclass: str) -> bool:
     with target.connect() as conn:
         row = conn.execute("select to_regclass(%s) is not null", (regclass,)).fetchone()
