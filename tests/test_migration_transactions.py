@@ -149,6 +149,28 @@ def test_a_prepared_transaction_is_refused_by_the_server(
     assert _recorded(target) == []
 
 
+@pytest.mark.parametrize(
+    "escape",
+    [
+        "do $$ begin commit; end $$;",
+        "create procedure public.sneak() language plpgsql as $$ begin commit; end $$;\n"
+        "call public.sneak();",
+        "do $$ begin execute 'commit'; end $$;",
+    ],
+    ids=["do block", "procedure", "dynamic sql"],
+)
+def test_code_in_the_database_cannot_commit_the_file_either(
+    scratch_db: ScratchFactory, tmp_path: Path, escape: str
+) -> None:
+    folder = _write(tmp_path, BEFORE + escape + AFTER)
+    target = scratch_db()
+    with pytest.raises(MigrationError, match="rolled back"):
+        _migrate(target, folder)
+    assert not _exists(target, "public.kept")
+    assert not _exists(target, "public.after")
+    assert _recorded(target) == []
+
+
 def test_savepoints_and_set_transaction_stay_inside_the_file(
     scratch_db: ScratchFactory, tmp_path: Path
 ) -> None:

@@ -291,6 +291,9 @@ def migrate(
     history tables. `lock_timeout_s` defaults to `LIFT_DB_LOCK_TIMEOUT`, else 60 s.
     """
     timeout = lock_timeout_from_env() if lock_timeout_s is None else lock_timeout_s
+    if not conn.autocommit:
+        # The runner opens each file's transaction itself and checks it is still that one.
+        raise MigrationError("the migration runner needs a connection in autocommit mode")
     _reset_session(conn)
     acquire_lock(conn, timeout)
     try:
@@ -357,7 +360,12 @@ def _describe_holder(conn: psycopg.Connection[TupleRow]) -> str:
         return "it has just been released (run again)"
     parts = []
     for pid, app, user, host, port, since, state, state_since in rows:
-        client = "a local socket" if host is None else f"{host}:{port}"
+        if host is not None:
+            client = f"{host}:{port}"
+        elif port == -1:
+            client = "a local socket"
+        else:
+            client = "an address this role may not see (pg_read_all_stats shows it)"
         who = f"pid {pid}, application_name {app or '(none)'!r}, user {user}, from {client}"
         if since is not None:
             who += f", connected since {since:%Y-%m-%d %H:%M:%S %Z}"
