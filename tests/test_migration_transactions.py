@@ -209,3 +209,28 @@ def test_a_statement_never_hides_a_second_one(scratch_db: ScratchFactory, tmp_pa
     assert not _exists(target, "public.kept")
     assert not _exists(target, "public.after")
     assert _recorded(target) == []
+
+
+FAKE_XID = """
+create function public.pg_current_xact_id_if_assigned() returns xid8
+language sql as $$ select pg_catalog.current_setting('x.xid')::pg_catalog.xid8 $$;
+create function public.pg_current_xact_id() returns xid8
+language sql as $$ select pg_catalog.current_setting('x.xid')::pg_catalog.xid8 $$;
+select pg_catalog.set_config('x.xid', pg_catalog.pg_current_xact_id()::text, false);
+set search_path = public, pg_catalog;
+commit and chain;
+"""
+
+
+def test_a_file_cannot_redirect_the_runner_checks_with_search_path(
+    scratch_db: ScratchFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Functions in public that answer with the first transaction's id, found first once the
+    # file puts public before pg_catalog: the check must not call them.
+    monkeypatch.setattr(migrations, "transaction_control", lambda _stmt: None, raising=False)
+    folder = _write(tmp_path, BEFORE + FAKE_XID + AFTER)
+    target = scratch_db()
+    with pytest.raises(MigrationError, match="ended the transaction the runner opened"):
+        _migrate(target, folder)
+    assert not _exists(target, "public.after")
+    assert _recorded(target) == []

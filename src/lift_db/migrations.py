@@ -476,7 +476,9 @@ def _first_line(stmt: Statement) -> str:
 _HISTORY_STATE = """
 select c.relname, c.relkind, c.relrowsecurity, c.relhastriggers, c.relhasrules,
        c.reloptions::pg_catalog.text, c.relowner::pg_catalog.regrole::pg_catalog.text,
-       (select pg_catalog.array_agg(a.attname::pg_catalog.text || ' ' || a.atttypid::pg_catalog.text
+       c.relacl::pg_catalog.text,
+       (select pg_catalog.array_agg(a.attname::pg_catalog.text operator(pg_catalog.||) ' '
+                                    operator(pg_catalog.||) a.atttypid::pg_catalog.text
                                     order by a.attnum)
           from pg_catalog.pg_attribute as a
          where a.attrelid operator(pg_catalog.=) c.oid and a.attnum operator(pg_catalog.>) 0
@@ -487,9 +489,19 @@ select c.relname, c.relkind, c.relrowsecurity, c.relhastriggers, c.relhasrules,
 """
 
 
+_HISTORY_SCHEMA = """
+select n.nspowner::pg_catalog.regrole::pg_catalog.text, n.nspacl::pg_catalog.text
+  from pg_catalog.pg_namespace as n
+ where n.nspname operator(pg_catalog.=) 'supabase_migrations'
+"""
+
+
 def _history_state(conn: psycopg.Connection[TupleRow]) -> list[object]:
     """The runner's history tables: their shape, and every row (they are small)."""
-    state: list[object] = [conn.execute(_HISTORY_STATE).fetchall()]
+    state: list[object] = [
+        conn.execute(_HISTORY_STATE).fetchall(),
+        conn.execute(_HISTORY_SCHEMA).fetchall(),
+    ]
     for table in HISTORY_TABLES:
         name = f"supabase_migrations.{table}"
         found = conn.execute(_EXISTS, (name,)).fetchone()
