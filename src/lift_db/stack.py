@@ -20,15 +20,14 @@ from lift_db.target import Target, connect
 Report = Callable[[str], None]
 
 
-def _connect(target: Target, admin: bool = False) -> psycopg.Connection[TupleRow]:
+def _connect(target: Target) -> psycopg.Connection[TupleRow]:
     """A connection that pg_stat_activity shows as lift-db's (a lock holder is recognisable)."""
-    url = target.admin_url if admin and target.admin_url else target.url
-    return connect(make_conninfo(url, application_name=migrations.APPLICATION_NAME))
+    return connect(make_conninfo(target.url, application_name=migrations.APPLICATION_NAME))
 
 
 def prepare(target: Target, report: Report) -> None:
     """Install the platform layer where the target lacks it (never on a real Supabase stack)."""
-    with _connect(target, admin=True) as conn:
+    with target.connect(admin=True) as conn:
         if ensure_platform_layer(conn):
             report("installed the Supabase platform layer")
 
