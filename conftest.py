@@ -1,17 +1,23 @@
 """Collect every pgTAP file in supabase/tests as a pytest item.
 
 The files are the same ones `supabase test db` runs; here each becomes one item that fails with
-pgTAP's own diagnostics. The first file (the helpers) runs before any other, even when a single
-file is selected, because the others depend on what it installs.
+pgTAP's own diagnostics. The first file (the helpers) runs before any other whenever the helpers
+are missing, even when a single file is selected, because the others depend on what it installs.
+
+A run leaves nothing behind on the database it tested: the last file drops schema `tests`, and
+when the session ends (also when it fails or is interrupted) the plugin drops it again, and drops
+the pgTAP extension if the session found it absent. Only regular files inside the project run:
+a symbolic link is refused by name.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from lift_db import pgtap
+from lift_db import pgtap, projectfiles
 from lift_db.project import find_project
 from lift_db.target import resolve_target
 
@@ -23,18 +29,35 @@ class PgTapFailure(Exception):
     pass
 
 
+def _helpers() -> Path:
+    return sorted(TESTS_DIR.glob("*.sql"))[0]
+
+
+def run_pgtap_file(path: Path, url: str) -> pgtap.TapRun:
+    """Run one pgTAP file of the project; a link or a file outside the project is refused."""
+    try:
+        projectfiles.read_sql(path, "pgTAP file", ROOT)
+    except projectfiles.ProjectFileError as exc:
+        raise PgTapFailure(str(exc)) from exc
+    return pgtap.run_file(path, url)
+
+
+def _helpers_installed(url: str) -> bool:
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        row = conn.execute("select to_regnamespace('tests') is not null").fetchone()
+    return bool(row and row[0])
+
+
 class PgTapItem(pytest.Item):
     def runtest(self) -> None:
         url = self.config.stash[_URL_KEY]
-        helpers = sorted(TESTS_DIR.glob("*.sql"))[0]
-        if not self.config.stash.get(_HELPERS_KEY, False) and self.path != helpers:
-            setup = pgtap.run_file(helpers, url)
+        self.config.stash[_RAN_KEY] = True
+        helpers = _helpers()
+        if self.path != helpers and not _helpers_installed(url):
+            setup = run_pgtap_file(helpers, url)
             if not setup.passed:
                 raise PgTapFailure(f"{helpers.name} (test helpers) failed:\n{setup.report()}")
-            self.config.stash[_HELPERS_KEY] = True
-        run = pgtap.run_file(self.path, url)
-        if self.path == helpers and run.passed:
-            self.config.stash[_HELPERS_KEY] = True
+        run = run_pgtap_file(self.path, url)
         if not run.passed:
             raise PgTapFailure(run.report())
 
@@ -55,7 +78,8 @@ class PgTapFile(pytest.File):
 
 
 _URL_KEY = pytest.StashKey[str]()
-_HELPERS_KEY = pytest.StashKey[bool]()
+_RAN_KEY = pytest.StashKey[bool]()
+_PGTAP_BEFORE_KEY = pytest.StashKey[bool]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -66,3 +90,38 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> PgTapFile 
     if file_path.suffix == ".sql" and file_path.parent == TESTS_DIR:
         return PgTapFile.from_parent(parent, path=file_path)
     return None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Note whether pgTAP is installed before this session's pgTAP files (or pg_prove) add it."""
+    if not any(isinstance(item, PgTapItem) for item in session.items):
+        return
+    try:
+        with psycopg.connect(session.config.stash[_URL_KEY], connect_timeout=10) as conn:
+            row = conn.execute("select count(*) from pg_extension where extname = 'pgtap'")
+            session.config.stash[_PGTAP_BEFORE_KEY] = row.fetchone() == (1,)
+    except psycopg.Error:
+        pass  # the items report the unreachable database themselves
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop what the pgTAP files installed, however the session ended (KeyboardInterrupt too)."""
+    config = session.config
+    if not config.stash.get(_RAN_KEY, False):
+        return
+    statements = ["drop schema if exists tests cascade"]
+    if config.stash.get(_PGTAP_BEFORE_KEY, True) is False:
+        statements.append("drop extension if exists pgtap")
+    try:
+        with psycopg.connect(config.stash[_URL_KEY], autocommit=True, connect_timeout=10) as conn:
+            for statement in statements:
+                conn.execute(statement)
+    except psycopg.Error as exc:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        message = (
+            f"could not drop the pgTAP helpers (schema tests) after the run: {exc}; "
+            "drop them by hand: drop schema tests cascade"
+        )
+        if reporter is not None:
+            reporter.write_line(f"ERROR: {message}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import warnings
 
+import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
@@ -55,3 +56,7 @@ def test_supabase_test_db_invocation_passes(project: Project) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Result: PASS" in result.stdout
+    # Each file ran in its own session; the last one dropped what the first one committed.
+    with psycopg.connect(resolve_target(project).url) as conn:
+        row = conn.execute("select to_regnamespace('tests') is null").fetchone()
+    assert row == (True,), "pg_prove left schema tests (the helpers) behind"

@@ -77,7 +77,7 @@ def read_lock(path: Path) -> list[LockEntry]:
         if not line or line.startswith("#"):
             continue
         match = _LINE.match(line)
-        if match is None or migrations.FILE_NAME.match(match["filename"]) is None:
+        if match is None or migrations.FILE_NAME.fullmatch(match["filename"]) is None:
             raise MigrationLockError(
                 f"{path.name} line {number} is not `<sha256>  <version>_<name>.sql`: {line!r}",
                 f"restore {path.name} from git; never edit it by hand",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 _TAG = re.compile(r"\$([A-Za-z_\u0080-\U0010ffff][\w\u0080-\U0010ffff]*)?\$")
 _ATOMIC = re.compile(r"(?<![\w$])atomic(?![\w$])", re.IGNORECASE)
 _END = re.compile(r"(?<![\w$])end(?![\w$])", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z_]+")
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,29 @@ def _skip_quoted(sql: str, i: int, quote: str) -> int:
             return i + 1
         i += 1
     return n
+
+
+def leading_words(text: str, count: int) -> list[str]:
+    """The first `count` words of a statement, lowercased, read past comments the way the server
+    reads them (`--` to the end of the line, nested `/* */` anywhere between words)."""
+    words: list[str] = []
+    i = 0
+    n = len(text)
+    while i < n and len(words) < count:
+        if text[i].isspace():
+            i += 1
+        elif text.startswith("--", i):
+            nl = text.find("\n", i)
+            i = n if nl < 0 else nl + 1
+        elif text.startswith("/*", i):
+            i = _skip_block_comment(text, i)
+        else:
+            word = _WORD.match(text, i)
+            if word is None:
+                break
+            words.append(word.group(0).lower())
+            i = word.end()
+    return words
 
 
 def _after_begin(sql: str, i: int) -> bool:

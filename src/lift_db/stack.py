@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from psycopg.rows import TupleRow
 
-from lift_db import migrations
+from lift_db import migrations, projectfiles
 from lift_db.errors import LiftDbError
 from lift_db.platform import ensure_platform_layer
 from lift_db.project import Project
 from lift_db.target import Target, connect
 
 Report = Callable[[str], None]
+
+
+def _connect(target: Target) -> psycopg.Connection[TupleRow]:
+    """A connection that pg_stat_activity shows as lift-db's (a lock holder is recognisable)."""
+    return connect(make_conninfo(target.url, application_name=migrations.APPLICATION_NAME))
 
 
 def prepare(target: Target, report: Report) -> None:
@@ -25,25 +33,43 @@ def prepare(target: Target, report: Report) -> None:
 
 
 def migrate(project: Project, target: Target, report: Report) -> int:
-    files = migrations.discover(project.migrations_dir)
+    files = migrations.discover(project.migrations_dir, project.root)
     prepare(target, report)
-    with target.connect() as conn:
+    with _connect(target) as conn:
         done = migrations.migrate(conn, files, report)
     if not done:
         report("no pending migrations")
     return len(done)
 
 
+def seed_texts(project: Project) -> list[tuple[Path, str]]:
+    """The seed files with their text; a link or a file outside the project is refused."""
+    return [
+        (path, projectfiles.read_sql(path, "seed file", project.root))
+        for path in project.seed_files()
+    ]
+
+
 def seed(project: Project, target: Target, report: Report) -> None:
-    """Run the seed files of `[db.seed] sql_paths`, each in one transaction, as `db reset` does."""
-    files = project.seed_files()
-    with target.connect() as conn:
-        for path in files:
-            text = path.read_text(encoding="utf-8")
+    """Run the seed files of `[db.seed] sql_paths`, each in one transaction, as `db reset` does.
+
+    A seed file may not write the migration history: that would let it mark a migration applied.
+    """
+    files = seed_texts(project)
+    with _connect(target) as conn:
+        for path, text in files:
             rel = path.relative_to(project.root).as_posix()
+            before = _migration_history(conn)
             try:
                 with conn.transaction():
                     conn.execute(text.encode())
+                    if _migration_history(conn) != before:
+                        raise LiftDbError(
+                            f"seed file {rel} changed supabase_migrations.schema_migrations or "
+                            "migration_checksums; it was rolled back",
+                            f"remove those statements from {rel}: seed data never writes the "
+                            "migration history",
+                        )
                     conn.execute(
                         "insert into supabase_migrations.seed_files (path, hash) values (%s, %s)"
                         " on conflict (path) do update set hash = excluded.hash",
@@ -58,14 +84,22 @@ def seed(project: Project, target: Target, report: Report) -> None:
             report(f"seeded {rel}")
 
 
+def _migration_history(conn: psycopg.Connection[TupleRow]) -> list[object]:
+    queries = (
+        "select * from supabase_migrations.schema_migrations",
+        "select * from supabase_migrations.migration_checksums",
+    )
+    return [sorted(map(repr, conn.execute(query).fetchall())) for query in queries]
+
+
 def reset(project: Project, target: Target, report: Report) -> None:
     """Fresh database, platform layer, every migration, then the seed files."""
     # Validate the files before dropping anything: a bad name must not cost the old database.
-    files = migrations.discover(project.migrations_dir)
-    project.seed_files()
+    files = migrations.discover(project.migrations_dir, project.root)
+    seed_texts(project)
     recreate_database(target, report)
     prepare(target, report)
-    with target.connect() as conn:
+    with _connect(target) as conn:
         migrations.migrate(conn, files, report)
     seed(project, target, report)
 

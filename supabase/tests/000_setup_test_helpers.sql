@@ -2,9 +2,14 @@
 -- `supabase test db` (pg_prove, alphabetical) runs it before the rest; the helpers are
 -- committed on purpose, outside the rolled-back test transaction below. They live in schema
 -- `tests`, which the API does not expose, and never ship in a migration.
+-- 999_teardown_test_helpers.sql, which sorts last, drops them again: a run leaves nothing behind.
 create extension if not exists pgtap with schema extensions;
 
-create schema if not exists tests;
+-- Start clean: a run that was cut short may have left helpers of another version behind.
+drop schema if exists tests cascade;
+create schema tests;
+-- The tests switch to these roles and call the helpers as them; nobody else needs them.
+revoke all on schema tests from public;
 grant usage on schema tests to anon, authenticated, service_role;
 
 -- A user in auth.users, as GoTrue would create it; the identifier names it in tests.
@@ -656,6 +661,7 @@ as $$
      )
 $$;
 
+revoke execute on all functions in schema tests from public;
 grant execute on all functions in schema tests to anon, authenticated, service_role;
 
 begin;
