@@ -99,9 +99,7 @@ _Object = tuple[str, str | None]  # as GRANT names it, and the column for a colu
 
 def _acl(conn: Conn) -> dict[_Object, dict[str, set[tuple[str, bool]]]]:
     """object → grantee → {(privilege, grantable)}"""
-    found: dict[_Object, dict[str, set[tuple[str, bool]]]] = defaultdict(
-        lambda: defaultdict(set)
-    )
+    found: dict[_Object, dict[str, set[tuple[str, bool]]]] = defaultdict(lambda: defaultdict(set))
     for obj, column, grantee, privilege, grantable, owners in conn.execute(
         _ACL_QUERY, {"skipped": _skipped()}
     ).fetchall():

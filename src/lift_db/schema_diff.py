@@ -29,7 +29,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import TupleRow
 
-from lift_db import catalog_supplements, schema_entries, snapshot
+from lift_db import catalog_supplements, runtime_partitions, schema_entries, snapshot
 from lift_db.errors import LiftDbError, MigrationFailedError
 from lift_db.migrations import MigrationFile, apply_one, migrate
 from lift_db.platform import ensure_platform_layer
@@ -299,16 +299,33 @@ def generate(
     target_url: str,
     header: str,
     report: Report,
+    with_partitions: bool = False,
 ) -> DiffResult:
     """The verified SQL from the migrations' schema to the target's; raises DiffRefusedError.
 
     `header` is what the written file starts with: the verification applies exactly that text.
+    Partitions made at run time (`runtime_partitions`) are left out unless `with_partitions`.
     """
     pg_dump = server.install.bin("pg_dump")
     candidate = Candidate()
+    left_out: re.Pattern[str] | None = None
     with built_database(server, files) as work:
         with connect(server.admin_url(work)) as source, connect(target_url) as target:
             candidate.differ_statements = differ_statements(source, target)
+            if not with_partitions:
+                parts, indexes = runtime_partitions.find(target, runtime_partitions.tables(source))
+                left_out = runtime_partitions.mentions(parts + indexes)
+                if parts:
+                    report(
+                        f"left out {len(parts)} partition(s) made at run time "
+                        f"({', '.join(parts[:4])}{', …' if len(parts) > 4 else ''}); "
+                        "--with-partitions includes them"
+                    )
+                candidate.differ_statements = [
+                    s
+                    for s in candidate.differ_statements
+                    if not runtime_partitions.named_in(left_out, s)
+                ]
             candidate.removed = remove_known_faults(candidate.differ_statements, source, target)
         if candidate.removed:
             report(
@@ -324,7 +341,7 @@ def generate(
             _apply(server, work, files, "\n".join(extra) + "\n", 2)
         if candidate.empty:
             differences = schema_entries.compare(
-                schema_entries.read(pg_dump, target_url),
+                _without(schema_entries.read(pg_dump, target_url), left_out),
                 schema_entries.read(pg_dump, server.admin_url(work)),
             )
             if differences:
@@ -335,7 +352,7 @@ def generate(
     try:
         with built_database(server, [*files, candidate_file(files, text)]) as verify:
             differences = schema_entries.compare(
-                schema_entries.read(pg_dump, target_url),
+                _without(schema_entries.read(pg_dump, target_url), left_out),
                 schema_entries.read(pg_dump, server.admin_url(verify)),
             )
     except MigrationFailedError as exc:
@@ -346,6 +363,16 @@ def generate(
     if differences:
         raise _refusal(differences, "the generated migration, applied, leaves these differences")
     return DiffResult(body, candidate)
+
+
+def _without(
+    entries: dict[schema_entries.Key, str], left_out: re.Pattern[str] | None
+) -> dict[schema_entries.Key, str]:
+    return {
+        k: v
+        for k, v in entries.items()
+        if not runtime_partitions.named_in(left_out, schema_entries.body_of(v))
+    }
 
 
 def _apply(

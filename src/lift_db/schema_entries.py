@@ -22,8 +22,8 @@ HARNESS_SCHEMAS = frozenset(("tests", "supabase_migrations"))
 HARNESS_EXTENSIONS = frozenset(("pgtap",))
 
 _HEADER = re.compile(
-    r"^-- (?:Data for )?Name: (?P<name>.*); Type: (?P<type>[^;]*); Schema: (?P<schema>[^;]*)"
-    r"(?:; Owner: (?P<owner>.*))?$",
+    r"^-- (?:Data for )?Name: (?P<name>[^\n]*); Type: (?P<type>[^;\n]*); "
+    r"Schema: (?P<schema>[^;\n]*)(?:; Owner: (?P<owner>[^\n]*))?$",
     re.MULTILINE,
 )
 
