@@ -86,7 +86,8 @@ def diff_to_file(project: Project, target_url: str, name: str, *args: str) -> st
     result = diff(project, target_url, "-f", name, *args)
     assert result.returncode == 0, result.stderr
     new = sorted(names(project) - before)
-    assert len(new) == 1 and new[0].endswith(f"_{name}.sql"), result.stderr
+    assert len(new) == 1, result.stderr
+    assert new[0].endswith(f"_{name}.sql")
     assert "verified" in result.stderr
     text = (project.migrations_dir / new[0]).read_text()
     assert text.startswith("-- Why: ")

@@ -38,7 +38,8 @@ def _configured(project: Project) -> list[str] | None:
 
 
 def enabled(project: Project) -> bool:
-    """`supabase/schemas/` exists and `schema_paths` names it: the declarative state is the target."""
+    """`supabase/schemas/` exists and `schema_paths` names it: the declarative schema is the
+    target."""
     paths = _configured(project)
     if paths is None or not (project.supabase_dir / SCHEMAS_DIR).is_dir():
         return False
