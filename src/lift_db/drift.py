@@ -11,9 +11,11 @@ The live database is dumped the same way and compared entry by entry:
 - an object the migrations do not know is drift when it lives in an app schema, or is a trigger
   (on any table) that calls an app function;
 - everything else is the platform's (a real Supabase project has many more objects than the
-  local platform layer) and is not compared. So are the test harness's objects (schema `tests`,
-  extension `pgtap`), and partitions created at run time of a partitioned table the migrations
-  own (private.maintain_analytics_events_partitions makes them on schedule).
+  local platform layer) and is not compared; the platform's schemas where the migrations own
+  nothing are not even dumped (`PLATFORM_SCHEMAS`). Neither are the test harness's objects
+  (schema `tests`, extension `pgtap`), nor partitions created at run time of a partitioned table
+  the migrations own (private.maintain_analytics_events_partitions makes them on schedule);
+- NOT NULL constraints are compared without their names, which only PostgreSQL 18 records.
 """
 
 from __future__ import annotations
@@ -35,6 +37,26 @@ from lift_db.target import connect, redact
 
 Report = Callable[[str], None]
 Conn = psycopg.Connection[TupleRow]
+
+
+# Schemas the platform manages on a Supabase project, some of them unreadable to `postgres`: the
+# live database's dump leaves out those where the migrations own nothing, as `supabase db dump`
+# leaves them out.
+PLATFORM_SCHEMAS = frozenset(
+    ("_analytics", "_realtime", "_supavisor", "auth", "cron", "dbdev", "graphql",
+     "graphql_public", "net", "pgbouncer", "pgmq", "pgsodium", "pgsodium_masks", "pgtle",
+     "realtime", "repack", "storage", "supabase_functions", "tiger", "tiger_data", "topology",
+     "vault")
+)  # fmt: skip
+
+# PostgreSQL 18 names NOT NULL constraints and pg_dump prints a name it cannot derive (a
+# partition's, inherited from its parent); production's 17 has no such names. The local reference
+# is built on 18: compare NOT NULL without its name.
+_NAMED_NOT_NULL = re.compile(r' CONSTRAINT (?:"(?:[^"]|"")+"|[\w$]+) NOT NULL\b')
+
+
+def version_neutral(entries: dict[Key, str]) -> dict[Key, str]:
+    return {k: _NAMED_NOT_NULL.sub(" NOT NULL", v) for k, v in entries.items()}
 
 
 class DriftError(LiftDbError):
@@ -99,8 +121,12 @@ def check(
         result.pending = [f.filename for f in files if f.version not in set(history)]
     result.applied = len(chosen)
     built, owned = reference(server, chosen)
+    built = version_neutral(built)
     schemas = app_schemas(owned)
-    live = schema_entries.read(server.install.bin("pg_dump"), live_url)
+    unowned = PLATFORM_SCHEMAS - schemas - {k.schema for k in owned}
+    live = version_neutral(
+        schema_entries.read(server.install.bin("pg_dump"), live_url, exclude=unowned)
+    )
 
     known_tables = {f"{k.schema}.{k.name}" for k in built if k.type == "TABLE"}
     with connect(live_url) as conn:

@@ -10,7 +10,10 @@ publication membership and triggers on platform tables are compared as the dump 
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,10 +106,37 @@ def is_harness(key: Key) -> bool:
     return key.type == "EXTENSION" and key.name in HARNESS_EXTENSIONS
 
 
-def read(pg_dump: Path, url: str) -> dict[Key, str]:
-    """The database's schema, normalized and keyed, without the harness's objects."""
-    entries = by_key(snapshot.normalize(snapshot.dump(pg_dump, url)))
+def read(pg_dump: Path, url: str, exclude: Iterable[str] = ()) -> dict[Key, str]:
+    """The database's schema, normalized and keyed, without the harness's objects.
+
+    `exclude`: schemas left out of the dump as well (platform schemas of a live project).
+    """
+    exclude = sorted(exclude)
+    text = _dump(pg_dump, url, exclude) if exclude else snapshot.dump(pg_dump, url)
+    entries = by_key(snapshot.normalize(text))
     return {k: v for k, v in entries.items() if not is_harness(k)}
+
+
+def _dump(pg_dump: Path, url: str, exclude: list[str]) -> str:
+    """`snapshot.dump`, leaving out more schemas."""
+    argv = [str(pg_dump), "--schema-only", "--no-password", f"--dbname={url}"]
+    argv += [f"--exclude-schema={s}" for s in (*snapshot.EXCLUDED_SCHEMAS, *exclude)]
+    try:
+        result = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=snapshot.DUMP_TIMEOUT_S,
+            env={**os.environ, "LC_ALL": "C", "PGTZ": "UTC"},
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise snapshot.SnapshotError(f"pg_dump could not run: {exc}") from exc
+    if result.returncode != 0:
+        raise snapshot.SnapshotError(
+            f"pg_dump failed (exit {result.returncode}): {result.stderr.strip()}"
+        )
+    return result.stdout
 
 
 def compare(expected: dict[Key, str], actual: dict[Key, str]) -> list[Difference]:
