@@ -18,11 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lift_db import snapshot
+from lift_db.errors import LiftDbError
 
 # What the test harness and the runner install in the local database and no migration owns:
 # pgTAP's helpers (`supabase/tests/000_setup_test_helpers.sql`) and the migration history.
 HARNESS_SCHEMAS = frozenset(("tests", "supabase_migrations"))
 HARNESS_EXTENSIONS = frozenset(("pgtap",))
+DUMP_TIMEOUT_S = 300
 
 _HEADER = re.compile(
     r"^-- (?:Data for )?Name: (?P<name>[^\n]*); Type: (?P<type>[^;\n]*); "
@@ -111,31 +113,27 @@ def read(pg_dump: Path, url: str, exclude: Iterable[str] = ()) -> dict[Key, str]
 
     `exclude`: schemas left out of the dump as well (platform schemas of a live project).
     """
-    exclude = sorted(exclude)
-    text = _dump(pg_dump, url, exclude) if exclude else snapshot.dump(pg_dump, url)
-    entries = by_key(snapshot.normalize(text))
+    entries = by_key(snapshot.normalize(_dump(pg_dump, url, sorted(exclude))))
     return {k: v for k, v in entries.items() if not is_harness(k)}
 
 
 def _dump(pg_dump: Path, url: str, exclude: list[str]) -> str:
-    """`snapshot.dump`, leaving out more schemas."""
+    """`pg_dump --schema-only` of the whole database but the runner's history and `exclude`."""
     argv = [str(pg_dump), "--schema-only", "--no-password", f"--dbname={url}"]
-    argv += [f"--exclude-schema={s}" for s in (*snapshot.EXCLUDED_SCHEMAS, *exclude)]
+    argv += [f"--exclude-schema={s}" for s in ("supabase_migrations", *exclude)]
     try:
         result = subprocess.run(
             argv,
             capture_output=True,
             text=True,
             check=False,
-            timeout=snapshot.DUMP_TIMEOUT_S,
+            timeout=DUMP_TIMEOUT_S,
             env={**os.environ, "LC_ALL": "C", "PGTZ": "UTC"},
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise snapshot.SnapshotError(f"pg_dump could not run: {exc}") from exc
+        raise LiftDbError(f"pg_dump could not run: {exc}") from exc
     if result.returncode != 0:
-        raise snapshot.SnapshotError(
-            f"pg_dump failed (exit {result.returncode}): {result.stderr.strip()}"
-        )
+        raise LiftDbError(f"pg_dump failed (exit {result.returncode}): {result.stderr.strip()}")
     return result.stdout
 
 
