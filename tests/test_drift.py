@@ -6,8 +6,10 @@ layer, migrations, seed), never the shared dev database, and runs `lift-db drift
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +17,7 @@ from lift_db import migrations, schema_diff, stack
 from lift_db.project import Project
 from lift_db.server import LocalServer
 from lift_db.target import Target, connect
-from tests.conftest import run_lift_db
+from tests.conftest import ROOT, run_lift_db
 
 
 @pytest.fixture
@@ -93,3 +95,36 @@ def test_platform_objects_are_not_drift(live: str) -> None:
         conn.execute("create schema graphql_extra")
     result = drift(live)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_pending_migrations_are_listed_not_compared(live: str, tmp_path: Path) -> None:
+    # A project one migration ahead of the database: what a push is about to apply.
+    (tmp_path / "supabase").mkdir()
+    shutil.copy(ROOT / "supabase" / "config.toml", tmp_path / "supabase" / "config.toml")
+    shutil.copytree(ROOT / "supabase" / "migrations", tmp_path / "supabase" / "migrations")
+    (tmp_path / "supabase" / "migrations" / "20991231000000_add_notes.sql").write_text(
+        "create table public.notes (id bigint primary key);\n"
+    )
+    result = run_lift_db(
+        "drift",
+        "--db-url",
+        live,
+        env={
+            "LIFT_DB_PROJECT": str(tmp_path),
+            "LIFT_DB_STATE_DIR": str(Project(ROOT).state_dir),
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pending (not applied on" in result.stdout
+    assert "1 migration(s), from 20991231000000_add_notes.sql" in result.stdout
+
+
+def test_an_applied_version_without_its_file_is_drift(live: str) -> None:
+    with connect(live) as conn:
+        conn.execute(
+            "insert into supabase_migrations.schema_migrations (version, name)"
+            " values ('20991231000000', 'made_on_the_dashboard')"
+        )
+    result = drift(live)
+    assert result.returncode == 1
+    assert "missing from supabase/migrations: version 20991231000000" in result.stdout
