@@ -30,6 +30,7 @@ def diff_project(tmp_path: Path, project: Project) -> Project:
     """A copy of the project's config and migrations; the local server's state is shared."""
     (tmp_path / "supabase").mkdir()
     shutil.copy(ROOT / "supabase" / "config.toml", tmp_path / "supabase" / "config.toml")
+    shutil.copy(ROOT / ".sqlfluff", tmp_path / ".sqlfluff")
     shutil.copytree(project.migrations_dir, tmp_path / "supabase" / "migrations")
     return Project(tmp_path, state=project.state_dir)
 
@@ -337,7 +338,8 @@ def test_to_stdout_without_a_file(diff_project: Project, target: str) -> None:
     result = diff(diff_project, target)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("-- Why: ")
-    assert 'COMMENT ON TABLE "public"."comments" IS \'Remarks on a session.\';' in result.stdout
+    # In the house style (.sqlfluff): lowercase, no needless quotes.
+    assert "comment on table public.comments is 'Remarks on a session.';" in result.stdout
     assert names(diff_project) == before
 
 

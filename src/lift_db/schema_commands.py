@@ -61,7 +61,13 @@ def diff_command(
     files = migrations.discover(project.migrations_dir)
     with _diff_target(project, server, db_url, from_schemas, report) as target_url:
         result = schema_diff.generate(
-            server, files, target_url, new_migration.header(), report, with_partitions
+            server,
+            files,
+            target_url,
+            new_migration.header(),
+            report,
+            with_partitions,
+            style_config=project.root / ".sqlfluff",
         )
     if not result.body:
         report(f"no changes: the {len(files)} migrations build the target schema")

@@ -73,8 +73,9 @@ class Candidate:
         for supplement in self.supplements:
             if supplement.statements:
                 parts.append(
-                    f"-- {supplement.name}: read from the catalogs (the differ does not compare "
-                    "them).\n" + "\n".join(supplement.statements)
+                    f"-- {supplement.name}:\n"
+                    "-- read from the catalogs (the differ does not compare them).\n"
+                    + "\n".join(supplement.statements)
                 )
         return "\n\n".join(parts) + "\n" if parts else ""
 
@@ -300,11 +301,13 @@ def generate(
     header: str,
     report: Report,
     with_partitions: bool = False,
+    style_config: Path | None = None,
 ) -> DiffResult:
     """The verified SQL from the migrations' schema to the target's; raises DiffRefusedError.
 
     `header` is what the written file starts with: the verification applies exactly that text.
     Partitions made at run time (`runtime_partitions`) are left out unless `with_partitions`.
+    `style_config`: a `.sqlfluff` whose fixes the SQL gets before it is verified.
     """
     pg_dump = server.install.bin("pg_dump")
     candidate = Candidate()
@@ -347,7 +350,7 @@ def generate(
             if differences:
                 raise _refusal(differences, "the differ finds nothing to do")
             return DiffResult("", candidate)
-    body = candidate.body()
+    body = house_style(candidate.body(), style_config)
     text = header + "\n" + body
     try:
         with built_database(server, [*files, candidate_file(files, text)]) as verify:
@@ -363,6 +366,22 @@ def generate(
     if differences:
         raise _refusal(differences, "the generated migration, applied, leaves these differences")
     return DiffResult(body, candidate)
+
+
+def house_style(sql: str, config: Path | None) -> str:
+    """`sql` as `sqlfluff fix` leaves it under the project's rules (lowercase, no needless
+    quotes); unchanged without a config or sqlfluff. The verification checks the fixed text."""
+    if config is None or not config.is_file():
+        return sql
+    try:
+        import sqlfluff  # the `dev` extra's linter; the differ works without it
+    except ImportError:
+        return sql
+    try:
+        fixed = sqlfluff.fix(sql, config_path=str(config))
+    except Exception:  # a linter failure costs the styling, never the migration
+        return sql
+    return fixed if fixed.endswith("\n") else fixed + "\n"
 
 
 def _without(
