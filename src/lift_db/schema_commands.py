@@ -100,8 +100,9 @@ def drift_command(project: Project, db_url: str | None, report: Report) -> int:
         raise drift.DriftError(
             f"drift: {where} differs from what its {result.applied} applied migrations build "
             f"({len(result.differences) + len(result.unknown)} difference(s))",
-            "bring the change into a migration (`lift-db diff -f NAME` against a copy), or undo "
-            "it on the database; do not push until drift reports none",
+            "bring the change into a migration (make it on the local database, then "
+            "`lift-db diff -f NAME`), or undo it on the database; push only once drift reports "
+            "none",
         )
     report(f"no drift: {where} holds what its {result.applied} applied migrations build")
     return 0
