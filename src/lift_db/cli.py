@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lift_db import backup, gates, migrations, new_migration, restore, stack
+from lift_db import backup, gates, migrations, new_migration, restore, schema_commands, stack
 from lift_db.errors import LiftDbError
 from lift_db.local_keys import LocalKeys
 from lift_db.project import Project, find_project
@@ -20,6 +20,11 @@ EXIT_NOT_RUNNING = 3
 
 def _report(message: str) -> None:
     print(message, flush=True)
+
+
+def _progress(message: str) -> None:
+    """Progress and notes of a command whose stdout is its result."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def _port(value: str) -> int:
@@ -92,6 +97,43 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--expires-in", type=int, default=3600, metavar="SECONDS", help="lifetime (default 3600)"
     )
+    diff = sub.add_parser(
+        "diff",
+        help="SQL from the schema the migrations build to the local database's (or the "
+        "declarative schema's), verified on a scratch database; refuses what it cannot reproduce",
+    )
+    diff.add_argument(
+        "-f",
+        "--file",
+        metavar="NAME",
+        help="write it as a new migration supabase/migrations/<UTC timestamp>_NAME.sql "
+        "(default: print it)",
+    )
+    diff.add_argument(
+        "--from-schemas",
+        action="store_true",
+        help="target the declarative schema: supabase/schemas/ applied in the order of "
+        "[db.migrations] schema_paths (the default when config.toml names supabase/schemas/)",
+    )
+    diff.add_argument(
+        "--with-partitions",
+        action="store_true",
+        help="include partitions made at run time (by the partition maintenance job or the seed) "
+        "of tables the migrations create; left out by default",
+    )
+    diff.add_argument(
+        "--db-url", default=argparse.SUPPRESS, help="target this database instead of the local one"
+    )
+    drift_cmd = sub.add_parser(
+        "drift",
+        help="compare a live database's app schemas with what its applied migrations build; "
+        "exit 1 on any difference",
+    )
+    drift_cmd.add_argument(
+        "--db-url",
+        default=argparse.SUPPRESS,
+        help="the database to check (default: $DATABASE_URL, else the local server)",
+    )
     sub.add_parser(
         "compat",
         help="fail on SQL (migrations, pgTAP, seed) that production's PostgreSQL major version "
@@ -140,6 +182,18 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if command == "compat":
         return gates.compat_command(project, report=_report)
+    if command == "diff":
+        return schema_commands.diff_command(
+            project,
+            args.file,
+            args.from_schemas,
+            args.db_url,
+            args.with_partitions,
+            out=_report,
+            report=_progress,
+        )
+    if command == "drift":
+        return schema_commands.drift_command(project, args.db_url, report=_report)
     if command == "snapshot":
         if args.db_url:
             raise LiftDbError(

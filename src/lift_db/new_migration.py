@@ -39,14 +39,26 @@ REASON_PLACEHOLDER = (
 )
 
 
-def create(project: Project, name: str, now: datetime | None = None) -> tuple[Path, list[str]]:
-    """Write the file; return it and the notes to show (a renumbered version, a naming hint)."""
+def header() -> str:
+    """What a new migration starts with."""
+    return TEMPLATE.format(reason=REASON_PLACEHOLDER)
+
+
+def check_name(name: str) -> None:
     if not NAME.match(name) or len(name) > MAX_NAME_LENGTH:
         raise MigrationNameError(
             f"migration name {name!r} is not a snake_case name of at most {MAX_NAME_LENGTH} "
             "characters (a-z, 0-9, single underscores, starting with a letter)",
             "name what it does, verb first: `lift-db new add_sessions_title_index`",
         )
+
+
+def create(
+    project: Project, name: str, now: datetime | None = None, body: str = ""
+) -> tuple[Path, list[str]]:
+    """Write the file (the header, then `body` after a blank line); return it and the notes to
+    show (a renumbered version, a naming hint)."""
+    check_name(name)
     notes: list[str] = []
     version = int((now or datetime.now(UTC)).strftime(VERSION_FORMAT))
     latest = latest_version(project.migrations_dir)
@@ -72,7 +84,7 @@ def create(project: Project, name: str, now: datetime | None = None) -> tuple[Pa
             f"{path.relative_to(project.root)} already exists", "run `lift-db new` again"
         ) from None
     with os.fdopen(fd, "w") as fh:
-        fh.write(TEMPLATE.format(reason=REASON_PLACEHOLDER))
+        fh.write(header() + ("\n" + body if body else ""))
     return path, notes
 
 
