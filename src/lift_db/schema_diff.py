@@ -31,7 +31,13 @@ from psycopg.rows import TupleRow
 
 from lift_db import catalog_supplements, runtime_partitions, schema_entries, snapshot
 from lift_db.errors import LiftDbError, MigrationFailedError
-from lift_db.migrations import MigrationFile, apply_one, migrate
+from lift_db.migrations import (
+    MigrationFile,
+    acquire_lock,
+    apply_one,
+    lock_timeout_from_env,
+    migrate,
+)
 from lift_db.platform import ensure_platform_layer
 from lift_db.server import LocalServer
 from lift_db.target import connect
@@ -399,6 +405,8 @@ def _apply(
 ) -> None:
     try:
         with connect(server.url(dbname=dbname)) as conn:
+            # As the runner applies a file: under its lock, which the file must not release.
+            acquire_lock(conn, lock_timeout_from_env())
             apply_one(conn, candidate_file(files, text, step))
     except MigrationFailedError as exc:
         raise DiffRefusedError(
