@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="act on this existing database instead of the local server "
         "(default: $DATABASE_URL, else the local server)",
     )
+    parser.add_argument(
+        "--install-platform",
+        action="store_true",
+        help="on a --db-url database that is not a Supabase database, create the missing roles, "
+        "schemas and functions of the platform layer; the roles it creates cannot log in and have "
+        "no password (by default lift-db refuses such a database, naming what it lacks)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     start = sub.add_parser("start", help="start the local server (reuses a running one)")
     start.add_argument(
@@ -132,7 +139,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         stack.prepare(Target(url=url, admin_url=server.admin_url(), local=server), _report)
         print(f"local server ready: {url}")
         return 0
-    target = resolve_target(project, args.db_url)
+    target = resolve_target(project, args.db_url, install_platform=args.install_platform)
+    if args.install_platform and target.local is not None:
+        raise LiftDbError(
+            "--install-platform is for a database named by --db-url or DATABASE_URL",
+            "drop it: the local server gets the platform layer by itself",
+        )
     if command == "url":
         print(target.url)
         return 0

@@ -20,11 +20,14 @@ class Target:
 
     `url` connects as the role that owns the app's objects (`postgres`). `admin_url`, known only
     for the embedded server, connects as its superuser; an external target has none.
+    `install_platform` (`--install-platform`) lets lift-db create the platform layer's missing
+    parts on an external target, without logins or passwords; by default it refuses.
     """
 
     url: str
     admin_url: str | None = None
     local: LocalServer | None = None
+    install_platform: bool = False
 
     @property
     def is_local(self) -> bool:
@@ -66,7 +69,9 @@ def redact(url: str) -> str:
     return f"postgresql://{user}@{host}:{port}/{db}"
 
 
-def resolve_target(project: Project, db_url: str | None = None) -> Target:
+def resolve_target(
+    project: Project, db_url: str | None = None, install_platform: bool = False
+) -> Target:
     """`--db-url`, else `DATABASE_URL`, else the embedded server of this checkout."""
     url = db_url or os.environ.get("DATABASE_URL")
     if url:
@@ -77,6 +82,6 @@ def resolve_target(project: Project, db_url: str | None = None) -> Target:
                 f"the database URL is not valid: {exc}",
                 "use the form postgresql://user:password@host:port/dbname",
             ) from exc
-        return Target(url=url)
+        return Target(url=url, install_platform=install_platform)
     server = LocalServer.for_project(project)
     return Target(url=server.url(), admin_url=server.admin_url(), local=server)
