@@ -91,8 +91,9 @@ def test_install_platform_creates_roles_nobody_can_log_in_as(
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(f"postgresql://{role}:postgres@127.0.0.1:{port}/postgres").close()
     # The layer is complete: the migrations ran, and a second run finds nothing missing.
-    applied = _query(url, "select count(*) from supabase_migrations.schema_migrations")
-    assert applied[0][0] > 0
+    [(applied,)] = _query(url, "select count(*) from supabase_migrations.schema_migrations")
+    assert isinstance(applied, int)
+    assert applied > 0
     again = run_lift_db("--db-url", url, "migrate")
     assert again.returncode == 0, again.stderr
 
