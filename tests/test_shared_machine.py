@@ -81,7 +81,19 @@ def test_root_never_writes_through_a_link_the_service_user_planted(
         assert planted.returncode == 0, planted.stderr
     env = _env(state, free_port())
 
+    def assert_untouched(after: str) -> None:
+        for name, target in targets.items():
+            content, st = before[name]
+            now = os.stat(target)
+            assert target.read_bytes() == content, (
+                f"{after}: root wrote through the planted {name} link"
+            )
+            assert (now.st_uid, now.st_gid, now.st_mode) == (st.st_uid, st.st_gid, st.st_mode), (
+                f"{after}: root handed {target} over through the planted {name} link"
+            )
+
     first = run_lift_db("start", env=env)
+    assert_untouched("the first start")
     assert first.returncode == 0, first.stderr
     # Now the service user plants links again, as `copy … to program` lets a database
     # superuser do at any time; lift-db may refuse them only by owning the folder.
@@ -90,16 +102,10 @@ def test_root_never_writes_through_a_link_the_service_user_planted(
     _as_service_user("ln", "-sfn", str(targets[".pwfile"]), str(state / ".pwfile"))
     for command in ("stop", "start", "reset", "stop", "start"):
         result = run_lift_db(command, env=env)
+        assert_untouched(command)
         assert result.returncode == 0, f"{command}: {result.stderr}"
     run_lift_db("stop", env=env)
 
-    for name, target in targets.items():
-        content, st = before[name]
-        now = os.stat(target)
-        assert target.read_bytes() == content, f"root wrote through the planted {name} link"
-        assert (now.st_uid, now.st_gid, now.st_mode) == (st.st_uid, st.st_gid, st.st_mode), (
-            f"root handed {target} over through the planted {name} link"
-        )
     # The state folder is root's again; only the data directory is the service user's.
     assert os.stat(state).st_uid == os.geteuid()
     assert not os.path.islink(state / "server.json")
