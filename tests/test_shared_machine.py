@@ -8,6 +8,7 @@ package it planted, and never hand a path to a shell.
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import secrets
@@ -227,6 +228,34 @@ def test_start_opens_a_private_folder_to_the_service_user_alone(scratch_base: Pa
     assert not _can_stat("nobody", state)
     status = run_lift_db("status", env=_env(state, port))
     assert status.returncode == 0, status.stderr
+
+
+@as_root
+def test_a_grant_that_would_open_the_folder_to_another_group_is_refused(tmp_path: Path) -> None:
+    from lift_db import acl
+
+    folder = tmp_path / "masked"
+    folder.mkdir(mode=0o700)
+    # A named group may search, but the mask withholds it: adding search to the mask for the
+    # service user would hand it to that group as well.
+    other_group = grp.getgrnam("nogroup").gr_gid
+    os.setxattr(
+        folder,
+        acl.ACCESS_XATTR,
+        acl.encode(
+            [
+                acl.Entry(acl.USER_OBJ, 7),
+                acl.Entry(acl.GROUP_OBJ, 0),
+                acl.Entry(acl.GROUP, acl.SEARCH, other_group),
+                acl.Entry(acl.MASK, 0),
+                acl.Entry(acl.OTHER, 0),
+            ]
+        ),
+    )
+    before = os.getxattr(folder, acl.ACCESS_XATTR)
+    with pytest.raises(acl.AclError, match="withholds search permission from other entries"):
+        acl.grant_search(folder, pwd.getpwnam(SERVICE_USER))
+    assert os.getxattr(folder, acl.ACCESS_XATTR) == before
 
 
 # -- item 7: shell metacharacters in paths -----------------------------------------------------

@@ -65,20 +65,47 @@ def why_untrusted(path: Path, st: os.stat_result, allow_sticky: bool) -> str | N
 
 
 def verify_folder_chain(path: Path) -> None:
-    """Refuse unless every folder from `/` to `path` (which exist) is controlled by us alone."""
-    for folder in reversed((path, *path.parents)):
+    """Refuse unless every existing folder from `/` to `path` is controlled by us alone.
+
+    A link on the way is followed only from a folder already verified (nobody else can change
+    it), and its target's own chain is verified in turn.
+    """
+    _verify_chain(Path(os.path.abspath(path)), path, depth=0)
+
+
+def _verify_chain(path: Path, named: Path, depth: int) -> None:
+    if depth > 40:
+        raise ServerError(f"too many links on the way to {named}")
+    current = Path("/")
+    _require_trusted(current, named, os.stat(current, follow_symlinks=False), last=False)
+    for part in path.parts[1:]:
+        step = current / part
         try:
-            st = os.stat(folder, follow_symlinks=False)
+            st = os.stat(step, follow_symlinks=False)
         except FileNotFoundError:
+            return
+        if stat.S_ISLNK(st.st_mode):
+            link = os.readlink(step)
+            if ".." in Path(link).parts:
+                # normpath would drop `x/..` where the kernel follows x first: not verifiable.
+                raise ServerError(f"refusing {named}: the link {step} -> {link} climbs with '..'")
+            target = Path(os.path.normpath(current / link))
+            _verify_chain(target, named, depth + 1)
+            current = target
             continue
-        reason = why_untrusted(folder, st, allow_sticky=folder != path)
-        if reason:
-            raise ServerError(
-                f"refusing to write in {path}: {folder} is not safe for "
-                f"{_owner_name(os.geteuid())} to write under ({reason})",
-                "keep the project (or LIFT_DB_STATE_DIR) in a folder that only you control, "
-                "or run lift-db as the user who owns that folder",
-            )
+        _require_trusted(step, named, st, last=step == path)
+        current = step
+
+
+def _require_trusted(folder: Path, named: Path, st: os.stat_result, last: bool) -> None:
+    reason = why_untrusted(folder, st, allow_sticky=not last)
+    if reason:
+        raise ServerError(
+            f"refusing to write in {named}: {folder} is not safe for "
+            f"{_owner_name(os.geteuid())} to write under ({reason})",
+            "keep the project (or LIFT_DB_STATE_DIR) in a folder that only you control, "
+            "or run lift-db as the user who owns that folder",
+        )
 
 
 def open_own_folder(path: Path, reclaim_from: int | None = None) -> int:

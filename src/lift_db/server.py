@@ -360,7 +360,11 @@ def _grant_traverse(path: Path, user: pwd.struct_passwd) -> None:
 
     A folder's mode is never widened: that would open it (`/root`, a private home) to everyone.
     """
-    for folder in reversed((path, *path.parents)):
+    # The folders of the path as written (links skipped) and of the path the links lead to.
+    named = [f for f in reversed((path, *path.parents)) if not f.is_symlink()]
+    real = path.resolve()
+    folders = dict.fromkeys([*named, *reversed((real, *real.parents))])
+    for folder in folders:
         try:
             granted = acl.grant_search(folder, user)
         except (acl.AclError, OSError) as exc:
