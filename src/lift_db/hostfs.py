@@ -213,16 +213,18 @@ def open_log(dir_fd: int, name: str) -> int:
     return fd
 
 
-def read_trusted(path: Path, limit: int = 1 << 20, tail: bool = False) -> bytes | None:
+def read_trusted(
+    path: Path, limit: int = 1 << 20, tail: bool = False, also_owner: int | None = None
+) -> bytes | None:
     """The file's bytes (at most `limit`, the last ones when `tail`), None when it is missing,
-    a link, not a plain file, or written by someone we do not trust (neither root nor us)."""
+    a link, not a plain file, or owned by someone we do not trust (root, us, `also_owner`)."""
     try:
         fd = os.open(path, _READ)
     except OSError:
         return None
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_uid not in (0, os.geteuid()):
+        if not stat.S_ISREG(st.st_mode) or st.st_uid not in (0, os.geteuid(), also_owner):
             return None
         if tail and st.st_size > limit:
             os.lseek(fd, st.st_size - limit, os.SEEK_SET)

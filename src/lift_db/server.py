@@ -75,7 +75,9 @@ class LocalServer:
         return self.state_dir / "server.json"
 
     def recorded_port(self) -> int | None:
-        data = hostfs.read_trusted(self.state_file, limit=4096)
+        # Earlier versions left it to the service user, who runs the server anyway: a port
+        # number from it gives nobody more than they had.
+        data = hostfs.read_trusted(self.state_file, limit=4096, also_owner=_service_uid())
         try:
             value = json.loads(data or b"").get("port")
         except (ValueError, AttributeError):
@@ -127,6 +129,16 @@ class LocalServer:
         """Start the server (or reuse the running one) and return its connection URL."""
         self.install.require_extensions("vector", "pgtap")
         self._refuse_unsafe_paths()
+        user = _ensure_service_user() if running_as_root() else None
+        state_fd = hostfs.open_own_folder(self.state_dir, user.pw_uid if user else None)
+        try:
+            return self._start(state_fd, user, port, out)
+        finally:
+            os.close(state_fd)
+
+    def _start(
+        self, state_fd: int, user: pwd.struct_passwd | None, port: int | None, out: TextIO | None
+    ) -> str:
         wanted = port or self.recorded_port() or self.project.db_port()
         pid = self.postmaster_pid()
         if pid is not None:
@@ -137,51 +149,49 @@ class LocalServer:
                     f"run `lift-db stop` first to restart it on port {port}",
                 )
             self._wait_ready(current)
+            self._record_port(state_fd, current)
             _say(out, f"local server already running (pid {pid}), reusing it")
             return self.url(port=current)
         self._recover_stale(out)
         _check_port_free(wanted)
-        user = _ensure_service_user() if running_as_root() else None
-        state_fd = hostfs.open_own_folder(self.state_dir, user.pw_uid if user else None)
+        os.close(hostfs.open_service_folder(state_fd, "data", user))
+        if user is not None:
+            _grant_traverse(self.data_dir, user)
+            _grant_traverse(self.install.prefix, user)
+        if not (self.data_dir / "PG_VERSION").is_file():
+            self._initdb(state_fd, user, out)
+        log_fd = hostfs.open_log(state_fd, self.log_file.name)
         try:
-            os.close(hostfs.open_service_folder(state_fd, "data", user))
-            if user is not None:
-                _grant_traverse(self.data_dir, user)
-                _grant_traverse(self.install.prefix, user)
-            if not (self.data_dir / "PG_VERSION").is_file():
-                self._initdb(state_fd, user, out)
-            log_fd = hostfs.open_log(state_fd, self.log_file.name)
-            try:
-                result = self._run(
-                    [
-                        str(self.install.bin("pg_ctl")),
-                        "start",
-                        "-w",
-                        "-t",
-                        str(START_TIMEOUT_S),
-                        "-D",
-                        str(self.data_dir),
-                        "-o",
-                        _server_options(wanted),
-                    ],
-                    check=False,
-                    stdout=log_fd,
-                )
-            finally:
-                os.close(log_fd)
-            if result.returncode != 0:
-                raise ServerError(
-                    f"the local server did not start on port {wanted}:\n"
-                    f"{result.stderr.strip()}\n{self._log_tail()}",
-                    f"see {self.log_file}",
-                )
-            hostfs.replace_file(
-                state_fd, self.state_file.name, (json.dumps({"port": wanted}) + "\n").encode()
+            result = self._run(
+                [
+                    str(self.install.bin("pg_ctl")),
+                    "start",
+                    "-w",
+                    "-t",
+                    str(START_TIMEOUT_S),
+                    "-D",
+                    str(self.data_dir),
+                    "-o",
+                    _server_options(wanted),
+                ],
+                check=False,
+                stdout=log_fd,
             )
         finally:
-            os.close(state_fd)
+            os.close(log_fd)
+        if result.returncode != 0:
+            raise ServerError(
+                f"the local server did not start on port {wanted}:\n"
+                f"{result.stderr.strip()}\n{self._log_tail()}",
+                f"see {self.log_file}",
+            )
+        self._record_port(state_fd, wanted)
         self._wait_ready(wanted)
         return self.url(port=wanted)
+
+    def _record_port(self, state_fd: int, port: int) -> None:
+        data = (json.dumps({"port": port}) + "\n").encode()
+        hostfs.replace_file(state_fd, self.state_file.name, data)
 
     def stop(self, out: TextIO | None = sys.stdout) -> bool:
         """Stop the server; False when it was not running."""
@@ -332,6 +342,13 @@ def _check_port_free(port: int) -> None:
                 f"stop that process, or start on another port: `lift-db start --port {port + 1}`"
                 " (or set LIFT_DB_PORT)",
             ) from exc
+
+
+def _service_uid() -> int | None:
+    try:
+        return pwd.getpwnam(SERVICE_USER).pw_uid
+    except KeyError:
+        return None
 
 
 def _ensure_service_user() -> pwd.struct_passwd:
