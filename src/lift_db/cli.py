@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -139,12 +140,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         stack.prepare(Target(url=url, admin_url=server.admin_url(), local=server), _report)
         print(f"local server ready: {url}")
         return 0
-    target = resolve_target(project, args.db_url, install_platform=args.install_platform)
-    if args.install_platform and target.local is not None:
-        raise LiftDbError(
-            "--install-platform is for a database named by --db-url or DATABASE_URL",
-            "drop it: the local server gets the platform layer by itself",
-        )
+    target = resolve_target(project, args.db_url)
+    if args.install_platform:
+        if target.local is not None:
+            raise LiftDbError(
+                "--install-platform is for a database named by --db-url or DATABASE_URL",
+                "drop it: the local server gets the platform layer by itself",
+            )
+        target = dataclasses.replace(target, install_platform=True)
     if command == "url":
         print(target.url)
         return 0

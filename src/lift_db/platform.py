@@ -1,12 +1,4 @@
-"""The platform layer (`sql/platform.sql`): what a Supabase database has and a plain PostgreSQL
-lacks.
-
-On the local server it is applied together with the local logins (`sql/platform-local.sql`:
-`postgres` and `authenticator` log in with the password `postgres`, as on the Supabase CLI's
-local stack). Any other database is never given a role, a login or a password unasked: lift-db
-refuses, naming what the database lacks, unless `--install-platform` asks it to create the
-missing parts, and then every role it creates is NOLOGIN without a password.
-"""
+"""Apply the platform layer (`sql/platform.sql`) to a database that lacks it."""
 
 from __future__ import annotations
 
@@ -18,10 +10,53 @@ from psycopg.rows import TupleRow
 from lift_db.errors import LiftDbError
 
 LAYER_SQL = files("lift_db").joinpath("sql/platform.sql")
+# The local server's logins (`postgres` and `authenticator`, password `postgres`, as on the
+# Supabase CLI's local stack): applied with the layer on the local server, nowhere else.
 LOCAL_LOGINS_SQL = files("lift_db").joinpath("sql/platform-local.sql")
 
-# Everything of a Supabase database that the app's migrations and tests rely on, in the order a
-# message names them.
+_PRESENT = """
+select pg_catalog.to_regprocedure('auth.uid()') is not null
+   and pg_catalog.to_regnamespace('extensions') is not null
+   and exists (select from pg_catalog.pg_roles where rolname = 'service_role')
+   and exists (select from pg_catalog.pg_publication where pubname = 'supabase_realtime')
+"""
+
+
+def has_platform_layer(conn: psycopg.Connection[TupleRow]) -> bool:
+    row = conn.execute(_PRESENT).fetchone()
+    return bool(row and row[0])
+
+
+def ensure_platform_layer(conn: psycopg.Connection[TupleRow]) -> bool:
+    """Install the layer where it is missing; True when it was installed now.
+
+    A real Supabase database already has it and is left untouched.
+    """
+    if has_platform_layer(conn):
+        return False
+    apply_platform_layer(conn)
+    return True
+
+
+def apply_platform_layer(conn: psycopg.Connection[TupleRow], local: bool = True) -> None:
+    """The layer, with the local server's logins unless `local` is False (another database)."""
+    sql = LAYER_SQL.read_text()
+    if local:
+        sql += "\n" + LOCAL_LOGINS_SQL.read_text()
+    try:
+        with conn.transaction():
+            conn.execute(sql.encode())
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise LiftDbError(
+            f"this database lacks the Supabase platform layer and the connecting role cannot "
+            f"install it: {exc.diag.message_primary}",
+            "point --db-url at a Supabase stack (`supabase start`), or at a superuser URL",
+        ) from exc
+
+
+# Another database (--db-url) is never given a role, a login or a password unasked. Everything
+# of a Supabase database that the app's migrations and tests rely on, in the order a message
+# names it:
 _MISSING = """
 select part from (
   select 1, 'role ' || r from unnest(array['postgres', 'anon', 'authenticated', 'service_role',
@@ -50,31 +85,10 @@ def missing_parts(conn: psycopg.Connection[TupleRow]) -> list[str]:
     return [str(row[0]) for row in conn.execute(_MISSING).fetchall()]
 
 
-def has_platform_layer(conn: psycopg.Connection[TupleRow]) -> bool:
-    return not missing_parts(conn)
-
-
-def ensure_platform_layer(conn: psycopg.Connection[TupleRow]) -> bool:
-    """On the local server: install the layer where it is missing; True when it was installed now.
-
-    A real Supabase database already has it and is left untouched.
-    """
-    if has_platform_layer(conn):
-        return False
-    apply_platform_layer(conn)
-    return True
-
-
-def apply_platform_layer(conn: psycopg.Connection[TupleRow]) -> None:
-    """The layer and the local logins, for the local server only."""
-    _apply(conn, LAYER_SQL.read_text() + "\n" + LOCAL_LOGINS_SQL.read_text())
-
-
 def require_platform_layer(conn: psycopg.Connection[TupleRow], install: bool) -> list[str]:
-    """On any database but the local server: refuse one that lacks the layer, unless `install`.
-
-    Returns the parts that were missing and have now been created (without logins or passwords).
-    """
+    """On any database but the local server: refuse one that lacks the layer, naming what it
+    lacks, unless `install` (`--install-platform`) says to create the missing parts; every role
+    created then is NOLOGIN without a password. Returns the parts created."""
     missing = missing_parts(conn)
     if not missing:
         return []
@@ -87,17 +101,5 @@ def require_platform_layer(conn: psycopg.Connection[TupleRow], install: bool) ->
             "or, on a database you own, add --install-platform to create what is missing: its "
             "roles cannot log in and have no password",
         )
-    _apply(conn, LAYER_SQL.read_text())
+    apply_platform_layer(conn, local=False)
     return missing
-
-
-def _apply(conn: psycopg.Connection[TupleRow], sql: str) -> None:
-    try:
-        with conn.transaction():
-            conn.execute(sql.encode())
-    except psycopg.errors.InsufficientPrivilege as exc:
-        raise LiftDbError(
-            f"this database lacks the Supabase platform layer and the connecting role cannot "
-            f"install it: {exc.diag.message_primary}",
-            "point --db-url at a Supabase stack (`supabase start`), or at a superuser URL",
-        ) from exc

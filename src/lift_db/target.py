@@ -69,9 +69,7 @@ def redact(url: str) -> str:
     return f"postgresql://{user}@{host}:{port}/{db}"
 
 
-def resolve_target(
-    project: Project, db_url: str | None = None, install_platform: bool = False
-) -> Target:
+def resolve_target(project: Project, db_url: str | None = None) -> Target:
     """`--db-url`, else `DATABASE_URL`, else the embedded server of this checkout."""
     url = db_url or os.environ.get("DATABASE_URL")
     if url:
@@ -82,6 +80,6 @@ def resolve_target(
                 f"the database URL is not valid: {exc}",
                 "use the form postgresql://user:password@host:port/dbname",
             ) from exc
-        return Target(url=url, install_platform=install_platform)
+        return Target(url=url)
     server = LocalServer.for_project(project)
     return Target(url=server.url(), admin_url=server.admin_url(), local=server)
