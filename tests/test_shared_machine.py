@@ -113,6 +113,22 @@ def test_root_never_writes_through_a_link_the_service_user_planted(
     assert os.stat(state / "data").st_uid == pwd.getpwnam(SERVICE_USER).pw_uid
 
 
+@as_root
+def test_root_refuses_a_state_folder_inside_a_folder_others_may_write(scratch_base: Path) -> None:
+    shared = scratch_base / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # not sticky: anyone may rename or replace what root creates there
+    state = shared / "state"
+
+    result = run_lift_db("start", env=_env(state, free_port()))
+
+    assert result.returncode == 1
+    assert f"{shared} is not safe for root to write under" in result.stderr
+    assert "may create and rename entries in it" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not state.exists()
+
+
 # -- item 5: a package planted in the pgTAP cache ----------------------------------------------
 
 

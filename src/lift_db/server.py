@@ -130,11 +130,18 @@ class LocalServer:
         self.install.require_extensions("vector", "pgtap")
         self._refuse_unsafe_paths()
         user = _ensure_service_user() if running_as_root() else None
-        state_fd = hostfs.open_own_folder(self.state_dir, user.pw_uid if user else None)
         try:
-            return self._start(state_fd, user, port, out)
-        finally:
-            os.close(state_fd)
+            state_fd = hostfs.open_own_folder(self.state_dir, user.pw_uid if user else None)
+            try:
+                return self._start(state_fd, user, port, out)
+            finally:
+                os.close(state_fd)
+        except PermissionError as exc:
+            raise ServerError(
+                f"cannot write in the state folder {self.state_dir}: {exc.strerror}",
+                "run lift-db as the user who owns it (root started this server?), or set "
+                "LIFT_DB_STATE_DIR to a folder of yours",
+            ) from exc
 
     def _start(
         self, state_fd: int, user: pwd.struct_passwd | None, port: int | None, out: TextIO | None
