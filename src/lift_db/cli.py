@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -46,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--db-url",
         help="act on this existing database instead of the local server "
         "(default: $DATABASE_URL, else the local server)",
+    )
+    parser.add_argument(
+        "--install-platform",
+        action="store_true",
+        help="on a --db-url database that is not a Supabase database, create the missing roles, "
+        "schemas and functions of the platform layer; the roles it creates cannot log in and have "
+        "no password (by default lift-db refuses such a database, naming what it lacks)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     start = sub.add_parser("start", help="start the local server (reuses a running one)")
@@ -218,6 +226,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"local server ready: {url}")
         return 0
     target = resolve_target(project, args.db_url)
+    if args.install_platform:
+        if target.local is not None:
+            raise LiftDbError(
+                "--install-platform is for a database named by --db-url or DATABASE_URL",
+                "drop it: the local server gets the platform layer by itself",
+            )
+        target = dataclasses.replace(target, install_platform=True)
     if command == "url":
         print(target.url)
         return 0

@@ -10,6 +10,9 @@ from psycopg.rows import TupleRow
 from lift_db.errors import LiftDbError
 
 LAYER_SQL = files("lift_db").joinpath("sql/platform.sql")
+# The local server's logins (`postgres` and `authenticator`, password `postgres`, as on the
+# Supabase CLI's local stack): applied with the layer on the local server, nowhere else.
+LOCAL_LOGINS_SQL = files("lift_db").joinpath("sql/platform-local.sql")
 
 _PRESENT = """
 select pg_catalog.to_regprocedure('auth.uid()') is not null
@@ -58,8 +61,11 @@ def ensure_platform_layer(conn: psycopg.Connection[TupleRow]) -> bool:
     return True
 
 
-def apply_platform_layer(conn: psycopg.Connection[TupleRow]) -> None:
+def apply_platform_layer(conn: psycopg.Connection[TupleRow], local: bool = True) -> None:
+    """The layer, with the local server's logins unless `local` is False (another database)."""
     sql = LAYER_SQL.read_text()
+    if local:
+        sql += "\n" + LOCAL_LOGINS_SQL.read_text()
     try:
         with conn.transaction():
             conn.execute(sql.encode())
@@ -69,3 +75,54 @@ def apply_platform_layer(conn: psycopg.Connection[TupleRow]) -> None:
             f"install it: {exc.diag.message_primary}",
             "point --db-url at a Supabase stack (`supabase start`), or at a superuser URL",
         ) from exc
+
+
+# Another database (--db-url) is never given a role, a login or a password unasked. Everything
+# of a Supabase database that the app's migrations and tests rely on, in the order a message
+# names it:
+_MISSING = """
+select part from (
+  select 1, 'role ' || r from unnest(array['postgres', 'anon', 'authenticated', 'service_role',
+                                            'authenticator', 'supabase_auth_admin']) as r
+   where not exists (select from pg_catalog.pg_roles where rolname = r)
+  union all
+  select 2, 'schema ' || s from unnest(array['auth', 'extensions']) as s
+   where pg_catalog.to_regnamespace(s) is null
+  union all
+  select 3, 'table ' || t from unnest(array['auth.users', 'auth.identities']) as t
+   where pg_catalog.to_regclass(t) is null
+  union all
+  select 4, 'function ' || f
+    from unnest(array['auth.uid()', 'auth.role()', 'auth.email()', 'auth.jwt()']) as f
+   where pg_catalog.to_regprocedure(f) is null
+  union all
+  select 5, 'publication supabase_realtime'
+   where not exists (select from pg_catalog.pg_publication where pubname = 'supabase_realtime')
+) as missing (ord, part)
+order by ord, part
+"""
+
+
+def missing_parts(conn: psycopg.Connection[TupleRow]) -> list[str]:
+    """What the database lacks of the platform layer, e.g. `role anon`, `function auth.uid()`."""
+    return [str(row[0]) for row in conn.execute(_MISSING).fetchall()]
+
+
+def require_platform_layer(conn: psycopg.Connection[TupleRow], install: bool) -> list[str]:
+    """On any database but the local server: refuse one that lacks the layer, naming what it
+    lacks, unless `install` (`--install-platform`) says to create the missing parts; every role
+    created then is NOLOGIN without a password. Returns the parts created."""
+    missing = missing_parts(conn)
+    if not missing:
+        return []
+    if not install:
+        raise LiftDbError(
+            "this database is not a Supabase database: it lacks "
+            f"{', '.join(missing)}. lift-db creates roles and passwords only on its own local "
+            "server, never on a database named by --db-url or DATABASE_URL",
+            "point --db-url at a Supabase database (`supabase start`, or a Supabase project); "
+            "or, on a database you own, add --install-platform to create what is missing: its "
+            "roles cannot log in and have no password",
+        )
+    apply_platform_layer(conn, local=False)
+    return missing

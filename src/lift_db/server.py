@@ -3,6 +3,10 @@
 The cluster's superuser is `supabase_admin`, as on the platform; the platform layer then creates
 the non-superuser `postgres` role that migrations and the app use. PostgreSQL refuses to run as
 root, so under root every server process runs as the unprivileged OS user `lift-db`.
+
+Under root the state folder stays root's (`server.json`, `server.log`, the pgTAP cache); only
+`data/` belongs to `lift-db`, and root writes nothing inside it (see `lift_db.hostfs`). The
+server's settings travel on pg_ctl's command line instead of a file in the data directory.
 """
 
 from __future__ import annotations
@@ -11,10 +15,10 @@ import contextlib
 import json
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import time
@@ -24,6 +28,7 @@ from typing import TextIO
 
 import psycopg
 
+from lift_db import acl, hostfs
 from lift_db.binaries import PgInstall, find_install
 from lift_db.errors import PortInUseError, ServerError
 from lift_db.project import Project
@@ -70,9 +75,12 @@ class LocalServer:
         return self.state_dir / "server.json"
 
     def recorded_port(self) -> int | None:
+        # Earlier versions left it to the service user, who runs the server anyway: a port
+        # number from it gives nobody more than they had.
+        data = hostfs.read_trusted(self.state_file, limit=4096, also_owner=_service_uid())
         try:
-            value = json.loads(self.state_file.read_text()).get("port")
-        except (FileNotFoundError, ValueError, AttributeError):
+            value = json.loads(data or b"").get("port")
+        except (ValueError, AttributeError):
             return None
         return value if isinstance(value, int) else None
 
@@ -88,10 +96,10 @@ class LocalServer:
     # -- process inspection --------------------------------------------------------------------
     def postmaster_pid(self) -> int | None:
         """The pid of a live postmaster serving this data directory, or None."""
+        data = hostfs.read_service_file(self.data_dir / "postmaster.pid")
         try:
-            first = (self.data_dir / "postmaster.pid").read_text().splitlines()[0]
-            pid = int(first)
-        except (FileNotFoundError, IndexError, ValueError, PermissionError):
+            pid = int((data or b"").decode(errors="replace").splitlines()[0])
+        except (IndexError, ValueError):
             return None
         return pid if self._serves_data_dir(pid) else None
 
@@ -120,6 +128,24 @@ class LocalServer:
     def start(self, port: int | None = None, out: TextIO | None = sys.stdout) -> str:
         """Start the server (or reuse the running one) and return its connection URL."""
         self.install.require_extensions("vector", "pgtap")
+        self._refuse_unsafe_paths()
+        user = _ensure_service_user() if running_as_root() else None
+        try:
+            state_fd = hostfs.open_own_folder(self.state_dir, user.pw_uid if user else None)
+            try:
+                return self._start(state_fd, user, port, out)
+            finally:
+                os.close(state_fd)
+        except PermissionError as exc:
+            raise ServerError(
+                f"cannot write in the state folder {self.state_dir}: {exc.strerror}",
+                "run lift-db as the user who owns it (root started this server?), or set "
+                "LIFT_DB_STATE_DIR to a folder of yours",
+            ) from exc
+
+    def _start(
+        self, state_fd: int, user: pwd.struct_passwd | None, port: int | None, out: TextIO | None
+    ) -> str:
         wanted = port or self.recorded_port() or self.project.db_port()
         pid = self.postmaster_pid()
         if pid is not None:
@@ -130,36 +156,49 @@ class LocalServer:
                     f"run `lift-db stop` first to restart it on port {port}",
                 )
             self._wait_ready(current)
+            self._record_port(state_fd, current)
             _say(out, f"local server already running (pid {pid}), reusing it")
             return self.url(port=current)
         self._recover_stale(out)
         _check_port_free(wanted)
-        self._prepare_dirs()
+        os.close(hostfs.open_service_folder(state_fd, "data", user))
+        if user is not None:
+            _grant_traverse(self.data_dir, user)
+            _grant_traverse(self.install.prefix, user)
         if not (self.data_dir / "PG_VERSION").is_file():
-            self._initdb(out)
-        self._write_conf(wanted)
-        result = self._run(
-            [
-                str(self.install.bin("pg_ctl")),
-                "start",
-                "-w",
-                "-t",
-                str(START_TIMEOUT_S),
-                "-D",
-                str(self.data_dir),
-                "-l",
-                str(self.log_file),
-            ],
-            check=False,
-        )
+            self._initdb(state_fd, user, out)
+        log_fd = hostfs.open_log(state_fd, self.log_file.name)
+        try:
+            result = self._run(
+                [
+                    str(self.install.bin("pg_ctl")),
+                    "start",
+                    "-w",
+                    "-t",
+                    str(START_TIMEOUT_S),
+                    "-D",
+                    str(self.data_dir),
+                    "-o",
+                    _server_options(wanted),
+                ],
+                check=False,
+                stdout=log_fd,
+            )
+        finally:
+            os.close(log_fd)
         if result.returncode != 0:
             raise ServerError(
-                f"the local server did not start on port {wanted}:\n{self._log_tail()}",
+                f"the local server did not start on port {wanted}:\n"
+                f"{result.stderr.strip()}\n{self._log_tail()}",
                 f"see {self.log_file}",
             )
-        self.state_file.write_text(json.dumps({"port": wanted}) + "\n")
+        self._record_port(state_fd, wanted)
         self._wait_ready(wanted)
         return self.url(port=wanted)
+
+    def _record_port(self, state_fd: int, port: int) -> None:
+        data = (json.dumps({"port": port}) + "\n").encode()
+        hostfs.replace_file(state_fd, self.state_file.name, data)
 
     def stop(self, out: TextIO | None = sys.stdout) -> bool:
         """Stop the server; False when it was not running."""
@@ -174,9 +213,14 @@ class LocalServer:
     def destroy(self) -> None:
         """Stop the server and delete its data directory (used by tests on scratch clusters)."""
         self.stop(out=None)
+        # rmtree works through folder descriptors and never follows a link.
         shutil.rmtree(self.state_dir, ignore_errors=True)
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _refuse_unsafe_paths(self) -> None:
+        hostfs.refuse_shell_metacharacters(self.state_dir, "state folder")
+        hostfs.refuse_shell_metacharacters(self.install.prefix, "server installation")
+
     def _recover_stale(self, out: TextIO | None) -> None:
         pidfile = self.data_dir / "postmaster.pid"
         if not pidfile.exists():
@@ -190,22 +234,16 @@ class LocalServer:
         pidfile.unlink(missing_ok=True)
         _say(out, f"removed the stale pid file of a server that was killed ({pidfile})")
 
-    def _prepare_dirs(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        if running_as_root():
-            user = _ensure_service_user()
-            _grant_traverse(self.state_dir.parent, user)
-            _grant_traverse(self.install.prefix, user)
-            for path in (self.state_dir, *self.state_dir.rglob("*")):
-                os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
-
-    def _initdb(self, out: TextIO | None) -> None:
+    def _initdb(self, state_fd: int, user: pwd.struct_passwd | None, out: TextIO | None) -> None:
         _say(out, f"initialising a new cluster in {self.data_dir}")
         pwfile = self.state_dir / ".pwfile"
-        pwfile.write_text(LOCAL_PASSWORD + "\n")
-        if running_as_root():
-            user = pwd.getpwnam(SERVICE_USER)
-            os.chown(pwfile, user.pw_uid, user.pw_gid)
+        fd = hostfs.create_new(state_fd, pwfile.name, 0o600)
+        try:
+            os.write(fd, (LOCAL_PASSWORD + "\n").encode())
+            if user is not None:
+                os.fchown(fd, user.pw_uid, user.pw_gid)
+        finally:
+            os.close(fd)
         try:
             self._run(
                 [
@@ -224,28 +262,8 @@ class LocalServer:
                 ]
             )
         finally:
-            pwfile.unlink(missing_ok=True)
-        with (self.data_dir / "postgresql.conf").open("a") as conf:
-            conf.write("\ninclude_if_exists = 'lift-db.conf'\n")
-
-    def _write_conf(self, port: int) -> None:
-        conf = self.data_dir / "lift-db.conf"
-        conf.write_text(
-            "# Written by `lift-db start`: loopback only, logical decoding for Realtime tests.\n"
-            f"listen_addresses = '{HOST}'\n"
-            f"port = {port}\n"
-            "unix_socket_directories = ''\n"
-            "wal_level = logical\n"
-            "max_replication_slots = 10\n"
-            "max_wal_senders = 10\n"
-            "max_connections = 200\n"
-            "shared_buffers = '256MB'\n"
-            "log_min_messages = warning\n"
-            "log_line_prefix = '%m [%p] %q%u@%d '\n"
-        )
-        if running_as_root():
-            user = pwd.getpwnam(SERVICE_USER)
-            os.chown(conf, user.pw_uid, user.pw_gid)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(pwfile.name, dir_fd=state_fd)
 
     def _wait_ready(self, port: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -260,12 +278,14 @@ class LocalServer:
         raise ServerError(f"the local server on port {port} does not accept connections: {last}")
 
     def _log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
+        data = hostfs.read_trusted(self.log_file, limit=64 * 1024, tail=True)
+        if data is None:
             return "(no server log)"
+        return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
 
-    def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, argv: list[str], check: bool = True, stdout: int | None = None
+    ) -> subprocess.CompletedProcess[str]:
         uid = gid = None
         groups: list[int] | None = None
         if running_as_root():
@@ -276,7 +296,8 @@ class LocalServer:
             argv,
             cwd=self.state_dir,
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE if stdout is None else stdout,
+            stderr=subprocess.PIPE,
             text=True,
             stdin=subprocess.DEVNULL,
             check=False,
@@ -287,9 +308,28 @@ class LocalServer:
         if check and result.returncode != 0:
             raise ServerError(
                 f"{Path(argv[0]).name} failed (exit {result.returncode}):\n"
-                f"{(result.stderr or result.stdout).strip()}"
+                f"{(result.stderr or result.stdout or '').strip()}"
             )
         return result
+
+
+def _server_options(port: int) -> str:
+    """The server's settings, passed on pg_ctl's command line: nothing root writes into the data
+    directory, which the service user controls. Every value is ours, and quoted for the shell
+    that pg_ctl starts the server through."""
+    settings = {
+        "listen_addresses": HOST,  # loopback only
+        "port": str(port),
+        "unix_socket_directories": "",
+        "wal_level": "logical",  # logical decoding for the Realtime tests
+        "max_replication_slots": "10",
+        "max_wal_senders": "10",
+        "max_connections": "200",
+        "shared_buffers": "256MB",
+        "log_min_messages": "warning",
+        "log_line_prefix": "%m [%p] %q%u@%d ",
+    }
+    return " ".join(f"-c {shlex.quote(f'{name}={value}')}" for name, value in settings.items())
 
 
 def _say(out: TextIO | None, message: str) -> None:
@@ -309,6 +349,13 @@ def _check_port_free(port: int) -> None:
                 f"stop that process, or start on another port: `lift-db start --port {port + 1}`"
                 " (or set LIFT_DB_PORT)",
             ) from exc
+
+
+def _service_uid() -> int | None:
+    try:
+        return pwd.getpwnam(SERVICE_USER).pw_uid
+    except KeyError:
+        return None
 
 
 def _ensure_service_user() -> pwd.struct_passwd:
@@ -333,14 +380,30 @@ def _ensure_service_user() -> pwd.struct_passwd:
 
 
 def _grant_traverse(path: Path, user: pwd.struct_passwd) -> None:
-    """Let the service user reach `path`: add search permission where an ancestor lacks it."""
-    for folder in (path, *path.parents):
-        st = folder.stat()
-        if st.st_uid == user.pw_uid or st.st_mode & stat.S_IXOTH:
-            continue
-        folder.chmod(st.st_mode | stat.S_IXOTH)
-        print(
-            f"note: granted search permission on {folder} so that the server user "
-            f"{SERVICE_USER!r} can reach the project",
-            file=sys.stderr,
-        )
+    """Let the service user reach `path`: a named ACL entry where a folder above withholds search.
+
+    A folder's mode is never widened: that would open it (`/root`, a private home) to everyone.
+    """
+    # The folders of the path as written (links skipped) and of the path the links lead to.
+    named = [f for f in reversed((path, *path.parents)) if not f.is_symlink()]
+    real = path.resolve()
+    folders = dict.fromkeys([*named, *reversed((real, *real.parents))])
+    for folder in folders:
+        try:
+            granted = acl.grant_search(folder, user)
+        except (acl.AclError, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ServerError(
+                f"the server user {SERVICE_USER!r} cannot reach {path}: {folder} withholds "
+                f"search permission and lift-db could not grant it to {SERVICE_USER!r} alone "
+                f"({reason})",
+                f"grant it yourself (`setfacl -m u:{SERVICE_USER}:x {folder}`, Debian package "
+                "`acl`), or keep the project in a folder every user may search (not /root)",
+            ) from exc
+        if granted:
+            print(
+                f"note: granted search permission on {folder} to {SERVICE_USER!r} alone (POSIX "
+                f"ACL; `setfacl -x u:{SERVICE_USER} {folder}` removes it) so that the server "
+                "can reach the project",
+                file=sys.stderr,
+            )

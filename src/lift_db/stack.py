@@ -13,7 +13,7 @@ from psycopg.rows import TupleRow
 
 from lift_db import migrations, projectfiles
 from lift_db.errors import LiftDbError
-from lift_db.platform import ensure_platform_layer
+from lift_db.platform import ensure_platform_layer, require_platform_layer
 from lift_db.project import Project
 from lift_db.target import Target, connect
 
@@ -26,10 +26,21 @@ def _connect(target: Target) -> psycopg.Connection[TupleRow]:
 
 
 def prepare(target: Target, report: Report) -> None:
-    """Install the platform layer where the target lacks it (never on a real Supabase stack)."""
+    """Install the platform layer where the local server's database lacks it; any other database
+    must have it already (a Supabase database does), or `target.install_platform` says to create
+    what is missing, without logins or passwords."""
     with target.connect(admin=True) as conn:
-        if ensure_platform_layer(conn):
-            report("installed the Supabase platform layer")
+        # Only the local server's superuser URL is known (see Target).
+        if target.admin_url is not None:
+            if ensure_platform_layer(conn):
+                report("installed the Supabase platform layer")
+            return
+        created = require_platform_layer(conn, install=target.install_platform)
+        if created:
+            report(
+                "installed the Supabase platform layer's missing parts (roles without login "
+                f"or password): {', '.join(created)}"
+            )
 
 
 def migrate(project: Project, target: Target, report: Report) -> int:

@@ -20,11 +20,14 @@ class Target:
 
     `url` connects as the role that owns the app's objects (`postgres`). `admin_url`, known only
     for the embedded server, connects as its superuser; an external target has none.
+    `install_platform` (`--install-platform`) lets lift-db create the platform layer's missing
+    parts on an external target, without logins or passwords; by default it refuses.
     """
 
     url: str
     admin_url: str | None = None
     local: LocalServer | None = None
+    install_platform: bool = False
 
     @property
     def is_local(self) -> bool:

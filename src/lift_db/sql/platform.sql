@@ -4,10 +4,12 @@
 -- so applying it twice changes nothing.
 
 -- Roles, with the attributes they have on the platform. Role definitions are cluster-wide.
+-- Only missing roles are created, and none can log in: logins and their passwords are the local
+-- server's alone (platform-local.sql), never given to a role on another database.
 do $$
 begin
   if not exists (select from pg_catalog.pg_roles where rolname = 'postgres') then
-    create role postgres;
+    create role postgres nologin nosuperuser createdb createrole replication bypassrls;
   end if;
   if not exists (select from pg_catalog.pg_roles where rolname = 'anon') then
     create role anon nologin;
@@ -19,19 +21,14 @@ begin
     create role service_role nologin noinherit bypassrls;
   end if;
   if not exists (select from pg_catalog.pg_roles where rolname = 'authenticator') then
-    create role authenticator login noinherit;
+    create role authenticator nologin noinherit;
   end if;
   if not exists (select from pg_catalog.pg_roles where rolname = 'supabase_auth_admin') then
-    create role supabase_auth_admin noinherit createrole login;
+    create role supabase_auth_admin nologin noinherit createrole;
   end if;
 end
 $$;
 
--- `postgres` owns the app's objects but is not a superuser: a migration that needs superuser
--- fails here as it would on the platform.
-alter role postgres nosuperuser createdb createrole login replication bypassrls
-  password 'postgres';
-alter role authenticator password 'postgres';
 alter role anon set statement_timeout = '3s';
 alter role authenticated set statement_timeout = '8s';
 grant anon, authenticated, service_role to postgres;
