@@ -27,8 +27,8 @@
 --
 -- The trigger's refusal is PostgreSQL's own WITH CHECK message ("new row violates row-level
 -- security policy for table …", 42501), so a refused row reads exactly as it did before, and
--- the same whether or not a colliding row exists. service_role and direct SQL (no auth.uid())
--- are trusted and pass.
+-- the same whether or not a colliding row exists. Writers RLS does not apply to (service_role,
+-- the table owner) and callers without auth.uid() pass, as they pass RLS.
 
 -- On a live project, wait briefly for locks and then fail, rather than queue behind traffic.
 set lock_timeout = '5s';
@@ -53,7 +53,9 @@ declare
   value pg_catalog.uuid;
   allowed pg_catalog.bool;
 begin
-  if caller is null then
+  -- Only where RLS applies to the writer: not for service_role (BYPASSRLS), nor for the table
+  -- owner (migrations, SECURITY DEFINER code), whose claims may name someone else.
+  if caller is null or not pg_catalog.row_security_active(tg_relid) then
     return new;
   end if;
   proposed := pg_catalog.to_jsonb(new);

@@ -34,7 +34,8 @@
 set lock_timeout = '5s';
 set statement_timeout = '60s';
 
-revoke delete, truncate, update on table
+-- Table-level only: REVOKE UPDATE here would also take the column-level UPDATE grants away.
+revoke delete, truncate on table
   public.sessions, public.comments, public.repositories, public.favourite_repositories,
   public.user_preferences, public.session_shares, public.session_embeddings
   from anon, authenticated;
