@@ -54,7 +54,7 @@ caller_bound as (
         pg_catalog.rtrim(pg_catalog.encode(t.tgargs, 'escape'), '\000'), '\000'
       )
     ) as arg
-   where t.tgfoid = 'private.require_caller_key()'::regprocedure
+   where t.tgfoid = pg_catalog.to_regprocedure('private.require_caller_key()')
      and t.tgtype::integer & 7 = 7
      and t.tgenabled <> 'D'
 )
