@@ -121,14 +121,8 @@ CREATE POLICY comments_update_author ON public.comments FOR UPDATE TO authentica
 -- Name: TABLE comments; Type: ACL; Schema: public
 --
 
-GRANT SELECT,DELETE ON TABLE public.comments TO authenticated;
+GRANT SELECT ON TABLE public.comments TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.comments TO service_role;
-
---
--- Name: COLUMN comments.id; Type: ACL; Schema: public
---
-
-GRANT INSERT(id) ON TABLE public.comments TO authenticated;
 
 --
 -- Name: COLUMN comments.session_id; Type: ACL; Schema: public

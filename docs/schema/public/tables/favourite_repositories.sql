@@ -25,6 +25,12 @@ ALTER TABLE ONLY public.favourite_repositories
     ADD CONSTRAINT favourite_repositories_pkey PRIMARY KEY (user_id, repository_id);
 
 --
+-- Name: favourite_repositories favourite_repositories_key_belongs_to_caller; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER favourite_repositories_key_belongs_to_caller BEFORE INSERT ON public.favourite_repositories FOR EACH ROW EXECUTE FUNCTION private.require_caller_key('user_id:caller');
+
+--
 -- Name: favourite_repositories favourite_repositories_repository_fkey; Type: FK CONSTRAINT; Schema: public
 --
 
@@ -59,7 +65,7 @@ CREATE POLICY favourite_repositories_select_own ON public.favourite_repositories
 -- Name: TABLE favourite_repositories; Type: ACL; Schema: public
 --
 
-GRANT SELECT,DELETE ON TABLE public.favourite_repositories TO authenticated;
+GRANT SELECT ON TABLE public.favourite_repositories TO authenticated;
 GRANT SELECT,INSERT,DELETE ON TABLE public.favourite_repositories TO service_role;
 
 --

@@ -62,6 +62,12 @@ CREATE UNIQUE INDEX repositories_user_id_provider_owner_name_key ON public.repos
 CREATE TRIGGER repositories_check_limits BEFORE INSERT OR UPDATE ON public.repositories FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
 
 --
+-- Name: repositories repositories_key_belongs_to_caller; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER repositories_key_belongs_to_caller BEFORE INSERT ON public.repositories FOR EACH ROW EXECUTE FUNCTION private.require_caller_key('user_id:caller');
+
+--
 -- Name: repositories repositories_user_id_fkey; Type: FK CONSTRAINT; Schema: public
 --
 
@@ -102,14 +108,8 @@ CREATE POLICY repositories_update_own ON public.repositories FOR UPDATE TO authe
 -- Name: TABLE repositories; Type: ACL; Schema: public
 --
 
-GRANT SELECT,DELETE ON TABLE public.repositories TO authenticated;
+GRANT SELECT ON TABLE public.repositories TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.repositories TO service_role;
-
---
--- Name: COLUMN repositories.id; Type: ACL; Schema: public
---
-
-GRANT INSERT(id) ON TABLE public.repositories TO authenticated;
 
 --
 -- Name: COLUMN repositories.user_id; Type: ACL; Schema: public

@@ -62,6 +62,12 @@ CREATE TRIGGER session_embeddings_check_limits BEFORE INSERT OR UPDATE ON public
 CREATE TRIGGER session_embeddings_guard BEFORE INSERT OR UPDATE ON public.session_embeddings FOR EACH ROW EXECUTE FUNCTION private.guard_session_embedding();
 
 --
+-- Name: session_embeddings session_embeddings_key_belongs_to_caller; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER session_embeddings_key_belongs_to_caller BEFORE INSERT ON public.session_embeddings FOR EACH ROW EXECUTE FUNCTION private.require_caller_key('session_id:owned_session');
+
+--
 -- Name: session_embeddings session_embeddings_session_id_fkey; Type: FK CONSTRAINT; Schema: public
 --
 
@@ -112,7 +118,7 @@ CREATE POLICY session_embeddings_update_own ON public.session_embeddings FOR UPD
 -- Name: TABLE session_embeddings; Type: ACL; Schema: public
 --
 
-GRANT SELECT,DELETE ON TABLE public.session_embeddings TO authenticated;
+GRANT SELECT ON TABLE public.session_embeddings TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session_embeddings TO service_role;
 
 --

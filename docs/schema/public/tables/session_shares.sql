@@ -46,6 +46,12 @@ CREATE TRIGGER session_shares_check BEFORE INSERT OR UPDATE ON public.session_sh
 CREATE TRIGGER session_shares_check_limits BEFORE INSERT OR UPDATE ON public.session_shares FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
 
 --
+-- Name: session_shares session_shares_key_belongs_to_caller; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER session_shares_key_belongs_to_caller BEFORE INSERT ON public.session_shares FOR EACH ROW EXECUTE FUNCTION private.require_caller_key('session_id:owned_session');
+
+--
 -- Name: session_shares session_shares_touch_updated_at; Type: TRIGGER; Schema: public
 --
 
@@ -72,10 +78,10 @@ ALTER TABLE ONLY public.session_shares
 ALTER TABLE public.session_shares ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: session_shares session_shares_delete_owner; Type: POLICY; Schema: public
+-- Name: session_shares session_shares_delete_owner_or_grantee; Type: POLICY; Schema: public
 --
 
-CREATE POLICY session_shares_delete_owner ON public.session_shares FOR DELETE TO authenticated USING ((session_id IN ( SELECT private.owned_session_ids() AS owned_session_ids)));
+CREATE POLICY session_shares_delete_owner_or_grantee ON public.session_shares FOR DELETE TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR (session_id IN ( SELECT private.owned_session_ids() AS owned_session_ids))));
 
 --
 -- Name: session_shares session_shares_insert_owner; Type: POLICY; Schema: public
@@ -99,7 +105,7 @@ CREATE POLICY session_shares_update_owner ON public.session_shares FOR UPDATE TO
 -- Name: TABLE session_shares; Type: ACL; Schema: public
 --
 
-GRANT SELECT,DELETE ON TABLE public.session_shares TO authenticated;
+GRANT SELECT ON TABLE public.session_shares TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session_shares TO service_role;
 
 --

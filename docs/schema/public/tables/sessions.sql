@@ -143,14 +143,8 @@ CREATE POLICY sessions_update_own_or_editor ON public.sessions FOR UPDATE TO aut
 -- Name: TABLE sessions; Type: ACL; Schema: public
 --
 
-GRANT SELECT,DELETE ON TABLE public.sessions TO authenticated;
+GRANT SELECT ON TABLE public.sessions TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.sessions TO service_role;
-
---
--- Name: COLUMN sessions.id; Type: ACL; Schema: public
---
-
-GRANT INSERT(id) ON TABLE public.sessions TO authenticated;
 
 --
 -- Name: COLUMN sessions.user_id; Type: ACL; Schema: public

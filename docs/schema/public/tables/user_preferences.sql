@@ -33,6 +33,12 @@ ALTER TABLE ONLY public.user_preferences
 CREATE TRIGGER user_preferences_check_limits BEFORE INSERT OR UPDATE ON public.user_preferences FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
 
 --
+-- Name: user_preferences user_preferences_key_belongs_to_caller; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER user_preferences_key_belongs_to_caller BEFORE INSERT ON public.user_preferences FOR EACH ROW EXECUTE FUNCTION private.require_caller_key('user_id:caller');
+
+--
 -- Name: user_preferences user_preferences_touch_updated_at; Type: TRIGGER; Schema: public
 --
 
@@ -79,7 +85,7 @@ CREATE POLICY user_preferences_update_own ON public.user_preferences FOR UPDATE 
 -- Name: TABLE user_preferences; Type: ACL; Schema: public
 --
 
-GRANT SELECT,DELETE ON TABLE public.user_preferences TO authenticated;
+GRANT SELECT ON TABLE public.user_preferences TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.user_preferences TO service_role;
 
 --
