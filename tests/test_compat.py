@@ -153,3 +153,22 @@ def test_the_list_is_what_both_servers_catalogs_give(project: Project) -> None:
 def _as_json(data: dict[str, object]) -> dict[str, object]:
     loaded: dict[str, object] = json.loads(json.dumps(data))
     return loaded
+
+
+def test_a_sql_standard_body_is_one_statement(additions: Additions, tmp_path: Path) -> None:
+    sql = (
+        "create function public.f(x uuid) returns void language sql\n"
+        "begin atomic\n  select 1;\n  select private.g(x);\nend;\n"
+        "create function public.h() returns uuid language sql\n"
+        "begin atomic\n  select uuidv7();\nend;\n"
+    )
+    assert findings(sql, additions, tmp_path) == ["6: function uuidv7() is new in PostgreSQL 18.6"]
+
+
+def test_a_parse_error_without_a_position_is_still_reported(
+    additions: Additions, tmp_path: Path
+) -> None:
+    found = findings(
+        "select 1;\ncreate function f() returns int language sql begin atomic", additions, tmp_path
+    )
+    assert found == ["2: does not parse with PostgreSQL 17's grammar: syntax error at end of input"]

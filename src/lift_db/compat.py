@@ -145,7 +145,13 @@ def check_file(path: Path, additions: Additions) -> list[Finding]:
 def check_sql(text: str, path: Path, additions: Additions) -> list[Finding]:
     """Findings for one file's text, statement by statement, so one error hides no other."""
     findings: list[Finding] = []
-    for piece in pg_parser.split(text, with_parser=False, only_slices=True):
+    try:
+        # The parser knows where a statement ends (`begin atomic … end` holds semicolons).
+        pieces = pg_parser.split(text, with_parser=True, only_slices=True)
+    except pg_parser.ParseError:
+        # Some statement does not parse: split by tokens, so the others are still checked.
+        pieces = pg_parser.split(text, with_parser=False, only_slices=True)
+    for piece in pieces:
         if not isinstance(piece, slice):
             continue
         statement = text[piece]
@@ -154,8 +160,9 @@ def check_sql(text: str, path: Path, additions: Additions) -> list[Finding]:
         try:
             tree = json.loads(pg_parser.parse_sql_json(statement))
         except pg_parser.ParseError as exc:
-            message, offset = exc.args[0], exc.args[1] if len(exc.args) > 1 else 0
-            at = text.count("\n", 0, piece.start + max(int(offset) - 1, 0)) + 1
+            message = exc.args[0]
+            offset = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
+            at = text.count("\n", 0, piece.start + max(offset - 1, 0)) + 1
             findings.append(Finding(path, at, f"does not parse with PostgreSQL "
                                     f"{additions.old_major}'s grammar: {message}"))  # fmt: skip
             continue
