@@ -82,10 +82,11 @@ def without_password(url: str) -> tuple[str, str | None]:
 
 def client_env(url: str, base: Mapping[str, str] | None = None) -> tuple[str, dict[str, str]]:
     """A connection string for a client tool's command line and the environment to run it in:
-    the caller's, less any PG* variable, plus PGPASSWORD when the URL holds a password."""
+    the caller's, less any PG* variable but PGPASSFILE, plus PGPASSWORD when the URL holds a
+    password. (A password kept in a pgpass file and out of the URL is in neither.)"""
     conninfo, password = without_password(url)
     source = os.environ if base is None else base
-    env = {k: v for k, v in source.items() if not k.startswith("PG")}
+    env = {k: v for k, v in source.items() if not k.startswith("PG") or k == "PGPASSFILE"}
     if password is not None:
         env["PGPASSWORD"] = password
     return conninfo, env
