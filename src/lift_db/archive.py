@@ -91,7 +91,7 @@ def extract(path: Path, folder: Path, limits: Limits) -> dict[str, str]:
     docstring) before reading any member's data."""
     where = str(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise ArchiveError(f"cannot open backup file {where}: {exc.strerror}") from exc
     with os.fdopen(fd, "rb") as fh:

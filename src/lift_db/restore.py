@@ -436,9 +436,8 @@ class _Limited:
 
 
 def _restore_into(target: Target, manifest: Manifest, folder: Path, toc: str, role: str) -> None:
-    (folder / "restore.list").write_text(toc)
+    (folder / "restore.list").write_text(toc)  # as checked by check_backup
     schemas = frozenset(manifest.schemas)
-    where = "restore"
     with target.connect() as conn:
         try:
             with conn.transaction():
@@ -453,7 +452,7 @@ def _restore_into(target: Target, manifest: Manifest, folder: Path, toc: str, ro
                 writes = footprint.writes(conn)
                 for statement in _neutral_default_privileges(conn, manifest.schemas):
                     conn.execute(statement)
-                copied = _run(conn, _statements(folder, Path(where), schemas, role))
+                copied = _run(conn, _statements(folder, Path("the backup"), schemas, role))
                 conn.execute("reset role")
                 conn.execute("set local search_path = ''")
                 _verify(conn, manifest, copied)

@@ -426,3 +426,15 @@ def test_a_member_over_the_configured_limit_is_refused(backup: Path) -> None:
         env={"LIFT_DB_BACKUP_MAX_BYTES": "1000"},
     )
     _refused(result, "more than the limit of 1000", "LIFT_DB_BACKUP_MAX_BYTES")
+
+
+def test_a_restore_as_a_superuser_is_refused(backup: Path, scratch_db: ScratchFactory) -> None:
+    """SQL from a backup runs with the restoring role's rights: never a superuser's."""
+    target = scratch_db()
+    assert target.admin_url is not None
+    before = _state(target)
+    _refused(
+        run_lift_db("--db-url", target.admin_url, "restore", str(backup)),
+        "refusing to restore as supabase_admin: it is a superuser",
+    )
+    assert _state(target) == before
