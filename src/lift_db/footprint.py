@@ -98,6 +98,7 @@ union all
 select 'relation ' || c.oid::regclass::text || ' ' || pg_catalog.concat_ws(',', c.relkind,
        c.relowner::regrole::text, c.relacl::text, c.relrowsecurity, c.relforcerowsecurity,
        c.relhassubclass, c.relhastriggers, c.relhasrules, c.reloptions::text, c.relispartition,
+       c.relfilenode,
        pg_catalog.md5(coalesce(pg_catalog.pg_get_viewdef(c.oid), ''))) || ' columns '
        || coalesce((select pg_catalog.md5(pg_catalog.string_agg(pg_catalog.concat_ws(',',
              a.attname, a.atttypid::regtype::text, a.attnotnull, a.attacl::text,
@@ -270,6 +271,35 @@ def writes(conn: psycopg.Connection[TupleRow]) -> dict[str, int]:
     """Rows this transaction has written so far in each catalog of UNTOUCHED_CATALOGS."""
     rows = conn.execute(_WRITES.encode(), (list(UNTOUCHED_CATALOGS),)).fetchall()
     return {str(name): int(count) for name, count in rows}
+
+
+_TABLE_WRITES = """
+select c.oid::regclass::text,
+       pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid),
+       pg_catalog.pg_stat_get_xact_tuples_updated(c.oid),
+       pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid)
+  from pg_catalog.pg_class as c
+  join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+ where c.relkind in ('r', 'p', 'm')
+   and (n.nspname <> all(%(app)s) or c.oid = any(%(kept)s))
+   and n.nspname not in ('pg_catalog', 'pg_toast', 'information_schema')
+   and n.nspname not like 'pg\\_temp\\_%%'
+   and pg_catalog.pg_stat_get_xact_tuples_inserted(c.oid)
+       + pg_catalog.pg_stat_get_xact_tuples_updated(c.oid)
+       + pg_catalog.pg_stat_get_xact_tuples_deleted(c.oid) > 0
+"""
+
+
+def table_writes(
+    conn: psycopg.Connection[TupleRow], app_schemas: list[str], kept: list[int]
+) -> dict[str, tuple[int, int, int]]:
+    """Rows this transaction inserted, updated and deleted so far in each table outside the app's
+    schemas (auth's tables, storage's, …): a restore writes there only the auth rows it loads."""
+    conn.execute("select pg_catalog.set_config('search_path', '', true)")
+    rows = conn.execute(
+        _TABLE_WRITES.encode(), {"app": [*app_schemas, "public"], "kept": kept}
+    ).fetchall()
+    return {str(r[0]): (int(r[1]), int(r[2]), int(r[3])) for r in rows}
 
 
 def differences(before: frozenset[str], after: frozenset[str], limit: int = 8) -> str:

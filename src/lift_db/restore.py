@@ -450,6 +450,7 @@ def _restore_into(target: Target, manifest: Manifest, folder: Path, toc: str, ro
                 kept = footprint.public_objects(conn)
                 before = footprint.take(conn, manifest.schemas, kept)
                 writes = footprint.writes(conn)
+                rows_before = footprint.table_writes(conn, manifest.schemas, kept)
                 for statement in _neutral_default_privileges(conn, manifest.schemas):
                     conn.execute(statement)
                 copied = _run(conn, _statements(folder, Path("the backup"), schemas, role))
@@ -457,6 +458,7 @@ def _restore_into(target: Target, manifest: Manifest, folder: Path, toc: str, ro
                 conn.execute("set local search_path = ''")
                 _verify(conn, manifest, copied)
                 _verify_footprint(conn, manifest, kept, before, writes)
+                _verify_rows_outside(conn, manifest, kept, rows_before, copied)
         except psycopg.Error as exc:
             raise RestoreError(
                 f"restore failed: {exc.diag.message_primary or exc}"
@@ -596,6 +598,32 @@ def _verify_footprint(
             "the backup changed what lies outside its own schemas"
             + (f": {detail}" if detail else "")
             + (f" (wrote to {', '.join(written)})" if written else ""),
+            "a backup restores only the app's own data; this one was refused",
+        )
+
+
+def _verify_rows_outside(
+    conn: psycopg.Connection[TupleRow],
+    manifest: Manifest,
+    kept: list[int],
+    before: dict[str, tuple[int, int, int]],
+    copied: dict[str, int],
+) -> None:
+    """Outside the app's schemas the restore writes only the auth rows it loaded by COPY."""
+    after = footprint.table_writes(conn, manifest.schemas, kept)
+    wrong: list[str] = []
+    for name in sorted(set(after) | set(copied)):
+        was = before.get(name, (0, 0, 0))
+        now = after.get(name, (0, 0, 0))
+        inserted, updated, deleted = (now[k] - was[k] for k in range(3))
+        if (inserted, updated, deleted) != (copied.get(name, 0), 0, 0):
+            wrong.append(
+                f"{name}: {inserted} rows inserted, {updated} updated, {deleted} deleted"
+                f" (the backup loads {copied.get(name, 0)})"
+            )
+    if wrong:
+        raise RestoreError(
+            "the backup changed what lies outside its own schemas: " + "; ".join(wrong[:8]),
             "a backup restores only the app's own data; this one was refused",
         )
 

@@ -56,6 +56,7 @@ def _state(target: Target) -> tuple[object, ...]:
                 " where p.pronamespace in ('auth'::regnamespace, 'extensions'::regnamespace)"
                 " order by 1",
                 "select prrelid::regclass::text from pg_publication_rel order by 1",
+                "select count(*), md5(string_agg(u::text, ',' order by u.id)) from auth.users as u",
             )
         )
 
@@ -201,6 +202,9 @@ OUTSIDE = {
     " password 'intruder'",
     "plants-a-security-definer-function-in-extensions": "create function extensions.planted()"
     " returns void language sql security definer as $q$ select $q$",
+    "inserts-an-auth-user": "insert into auth.users (id, email) values"
+    " ('00000000-0000-4000-8000-00000000dead', 'intruder@example.com')",
+    "empties-auth-identities": "truncate auth.identities",
 }
 
 
