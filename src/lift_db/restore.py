@@ -441,6 +441,9 @@ def _restore_into(target: Target, manifest: Manifest, folder: Path, toc: str, ro
     with target.connect() as conn:
         try:
             with conn.transaction():
+                # One snapshot: what others commit meanwhile shows neither before nor after, so
+                # the comparison of what lies outside the app sees the restore's changes alone.
+                conn.execute("set transaction isolation level repeatable read")
                 _create_extensions(conn, manifest)
                 conn.execute(
                     sql.SQL(_LOAD_EXTENSION_LIBRARIES).format(
