@@ -7,13 +7,16 @@ are indistinguishable.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import warnings
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from lift_db import migrations
 from lift_db.project import Project
@@ -36,15 +39,22 @@ def cli() -> Path:
     return CLI
 
 
-def _cli_url(url: str) -> str:
-    # The CLI treats any port but config.toml's as a remote project and insists on TLS, which
-    # the loopback-only local server does not offer.
-    if "sslmode=" in url:
-        return url
-    return url + ("&" if "?" in url else "?") + "sslmode=disable"
-
-
-def _supabase(cli: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _supabase(cli: Path, *args: str, db: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; `db` becomes its --db-url, without the password, which travels in
+    PGPASSWORD (the CLI reads it) rather than on a command line every local user can read."""
+    env = dict(os.environ)
+    if db is not None:
+        params = conninfo_to_dict(db)
+        password = params.pop("password", None)
+        if password is not None:
+            env["PGPASSWORD"] = str(password)
+        # The CLI treats any port but config.toml's as a remote project and insists on TLS,
+        # which the loopback-only local server does not offer.
+        params.setdefault("sslmode", "disable")
+        host, port = params.pop("host", "localhost"), params.pop("port", "5432")
+        user, dbname = quote(str(params.pop("user", "postgres"))), params.pop("dbname", "postgres")
+        query = urlencode(params)
+        args = (*args, "--db-url", f"postgresql://{user}@{host}:{port}/{dbname}?{query}")
     return subprocess.run(
         [str(cli), *args, "--workdir", str(ROOT)],
         capture_output=True,
@@ -52,6 +62,7 @@ def _supabase(cli: Path, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=180,
         check=False,
         stdin=subprocess.DEVNULL,
+        env=env,
     )
 
 
@@ -75,7 +86,7 @@ def test_db_push_applies_every_migration_as_our_runner_records_it(
     files = migrations.discover(project.migrations_dir)
     assert files, "the project has migrations"
     pushed = scratch_db()
-    result = _supabase(cli, "db", "push", "--db-url", _cli_url(pushed.url), "--yes")
+    result = _supabase(cli, "db", "push", "--yes", db=pushed.url)
     assert result.returncode == 0, result.stdout + result.stderr
     for file in files:
         assert f"Applying migration {file.filename}" in result.stdout + result.stderr
@@ -99,12 +110,12 @@ def test_after_our_runner_the_cli_sees_nothing_to_push(
     with target.connect() as conn:
         migrations.migrate(conn, files)
 
-    listed = _supabase(cli, "migration", "list", "--db-url", _cli_url(target.url))
+    listed = _supabase(cli, "migration", "list", db=target.url)
     assert listed.returncode == 0, listed.stdout + listed.stderr
     rows = [(local, remote) for local, remote in _ROW.findall(listed.stdout) if local or remote]
     assert rows == [(f.version, f.version) for f in files]
 
-    dry = _supabase(cli, "db", "push", "--dry-run", "--db-url", _cli_url(target.url))
+    dry = _supabase(cli, "db", "push", "--dry-run", db=target.url)
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "database is up to date" in dry.stdout + dry.stderr
     assert "Would push" not in dry.stdout + dry.stderr
@@ -118,7 +129,7 @@ def test_after_lift_db_reset_the_cli_lists_local_equal_to_remote(
 
     url = resolve_target(project).url
     files = migrations.discover(project.migrations_dir)
-    listed = _supabase(cli, "migration", "list", "--db-url", _cli_url(url))
+    listed = _supabase(cli, "migration", "list", db=url)
     assert listed.returncode == 0, listed.stdout + listed.stderr
     rows = [(local, remote) for local, remote in _ROW.findall(listed.stdout) if local or remote]
     assert rows == [(f.version, f.version) for f in files]
@@ -130,7 +141,7 @@ def test_status_reads_a_database_deployed_by_the_cli_alone(
     from tests.conftest import run_lift_db
 
     target = scratch_db()
-    pushed = _supabase(cli, "db", "push", "--db-url", _cli_url(target.url), "--yes")
+    pushed = _supabase(cli, "db", "push", "--yes", db=target.url)
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     status = run_lift_db("--db-url", target.url, "status")
     assert status.returncode == 0, status.stderr

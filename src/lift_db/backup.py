@@ -19,29 +19,25 @@ A backup is a tar file holding:
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import secrets
 import subprocess
-import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import BinaryIO
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
 
-from lift_db import digest
+from lift_db import archive, digest
 from lift_db.binaries import find_install
 from lift_db.errors import LiftDbError, TargetUnreachableError
-from lift_db.target import Target, redact
+from lift_db.target import Target, client_env, redact, scrub
 
 FORMAT = "lift-db-backup"
 FORMAT_VERSION = 1
@@ -55,7 +51,7 @@ TOOL_TIMEOUT_S = 1800
 Report = Callable[[str], None]
 
 
-class BackupError(LiftDbError):
+class BackupError(archive.ArchiveError):
     """A backup file is missing, unreadable or not one `lift-db dump` wrote."""
 
 
@@ -163,7 +159,7 @@ def dump(target: Target, output: Path, report: Report) -> Manifest:
         schemas = digest.app_schemas(conn)
         folder = Path(tmp)
         _pg_dump(target.url, snapshot, schemas, folder / APP_DUMP)
-        (folder / AUTH_DATA).write_bytes(_auth_data(conn, schemas))
+        _auth_data(conn, schemas, folder / AUTH_DATA)
         attached = digest.attachments(conn)
         (folder / ATTACHMENTS).write_text(
             "-- what the app attaches to platform objects (written by lift-db dump)\n"
@@ -208,8 +204,12 @@ def _table_entries(conn: psycopg.Connection[TupleRow]) -> dict[str, TableEntry]:
     return entries
 
 
-def _auth_data(conn: psycopg.Connection[TupleRow], schemas: list[str]) -> bytes:
-    out = io.BytesIO()
+def _auth_data(conn: psycopg.Connection[TupleRow], schemas: list[str], path: Path) -> None:
+    with path.open("wb") as out:
+        _write_auth_data(conn, schemas, out)
+
+
+def _write_auth_data(conn: psycopg.Connection[TupleRow], schemas: list[str], out: BinaryIO) -> None:
     out.write(b"-- auth rows the app's data references (written by lift-db dump)\n")
     for name, select in digest.auth_selects(conn, schemas).items():
         schema, table = name.split(".")
@@ -235,7 +235,6 @@ def _auth_data(conn: psycopg.Connection[TupleRow], schemas: list[str]) -> bytes:
             for chunk in copy:
                 out.write(bytes(chunk))
         out.write(b"\\.\n")
-    return out.getvalue()
 
 
 def _pg_dump(url: str, snapshot: str, schemas: list[str], path: Path) -> None:
@@ -251,21 +250,8 @@ def _pg_dump(url: str, snapshot: str, schemas: list[str], path: Path) -> None:
 
 
 def _write_archive(output: Path, folder: Path, manifest: Manifest) -> None:
-    # Written next to the destination and renamed: a failed dump leaves no half file behind.
-    partial = output.with_name(f".{output.name}.{secrets.token_hex(4)}.partial")
-    try:
-        with tarfile.open(partial, "w") as tar:
-            data = manifest.to_json().encode()
-            info = tarfile.TarInfo(MANIFEST)
-            info.size = len(data)
-            info.mtime = int(datetime.now(UTC).timestamp())
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
-            for name in MEMBERS:
-                tar.add(folder / name, arcname=name, recursive=False)
-        partial.replace(output)
-    finally:
-        partial.unlink(missing_ok=True)
+    (folder / MANIFEST).write_text(manifest.to_json())
+    archive.write(output, [(name, folder / name) for name in (MANIFEST, *MEMBERS)])
 
 
 # -- reading a backup --------------------------------------------------------------------------
@@ -273,9 +259,13 @@ def _write_archive(output: Path, folder: Path, manifest: Manifest) -> None:
 
 @contextmanager
 def open_backup(path: Path) -> Iterator[tuple[Manifest, Path]]:
-    """Check the backup file whole (manifest, member checksums, the pg_dump archive) and yield
-    its manifest and a folder holding its members."""
-    if not path.exists():
+    """Check the backup file whole (its tar structure, manifest, member checksums, the pg_dump
+    archive's table of contents) and yield its manifest and a private folder holding its members.
+
+    The tar file is read by `lift_db.archive`, which refuses links, sparse, oversized, repeated
+    or unexpected members before reading their data, and never holds a member in memory.
+    """
+    if not path.exists() and not path.is_symlink():
         raise BackupError(
             f"backup file {path} does not exist", "pass the file `lift-db dump` wrote"
         )
@@ -283,30 +273,13 @@ def open_backup(path: Path) -> Iterator[tuple[Manifest, Path]]:
         raise BackupError(f"{path} is not a file")
     with tempfile.TemporaryDirectory(prefix="lift-db-restore-") as tmp:
         folder = Path(tmp)
-        try:
-            with tarfile.open(path, "r:") as tar:
-                names = set(tar.getnames())
-                missing = [m for m in (MANIFEST, *MEMBERS) if m not in names]
-                if missing:
-                    raise BackupError(
-                        f"{path} is not a lift-db backup: it lacks {', '.join(missing)}"
-                    )
-                for name in (MANIFEST, *MEMBERS):
-                    member = tar.getmember(name)
-                    source = tar.extractfile(member) if member.isfile() else None
-                    if source is None:
-                        raise BackupError(f"{path} is not a lift-db backup: {name} is no file")
-                    (folder / name).write_bytes(source.read())
-        except (tarfile.TarError, EOFError, OSError) as exc:
-            if isinstance(exc, BackupError):
-                raise
-            raise BackupError(
-                f"{path} is not a lift-db backup (not a readable tar file: {exc})",
-                "pass the file `lift-db dump` wrote",
-            ) from exc
+        hashes = archive.extract(path, folder, member_limits())
+        missing = [m for m in (MANIFEST, *MEMBERS) if m not in hashes]
+        if missing:
+            raise BackupError(f"{path} is not a lift-db backup: it lacks {', '.join(missing)}")
         manifest = Manifest.from_json((folder / MANIFEST).read_text(errors="replace"), path)
         for name in MEMBERS:
-            if _sha256(folder / name) != manifest.sha256.get(name):
+            if hashes[name] != manifest.sha256.get(name):
                 raise BackupError(
                     f"{path} is damaged: {name} does not match the checksum in its manifest",
                     "restore from an intact copy of the backup",
@@ -317,6 +290,14 @@ def open_backup(path: Path) -> Iterator[tuple[Manifest, Path]]:
             failure=BackupError,
         )
         yield manifest, folder
+
+
+def member_limits() -> archive.Limits:
+    """The manifest and the attachments are small whatever the data; the data members are
+    limited by LIFT_DB_BACKUP_MAX_BYTES (default 64 GiB)."""
+    return archive.Limits.for_members(
+        {MANIFEST: 64 * archive.MIB, ATTACHMENTS: 16 * archive.MIB}, (APP_DUMP, AUTH_DATA)
+    )
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -330,13 +311,10 @@ def run_tool(
 ) -> str:
     """Run a client tool; the password travels in the environment, never on the command line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    env["PGCONNECT_TIMEOUT"] = "10"
     if url is not None:
-        params: dict[str, Any] = dict(conninfo_to_dict(url))
-        password = params.pop("password", None)
-        if password is not None:
-            env["PGPASSWORD"] = str(password)
-        argv = [*argv, f"--dbname={make_conninfo(**params)}"]
+        conninfo, env = client_env(url)
+        argv = [*argv, f"--dbname={conninfo}"]
+    env["PGCONNECT_TIMEOUT"] = "10"
     name = what or Path(argv[0]).name
     try:
         result = subprocess.run(
@@ -352,6 +330,8 @@ def run_tool(
         raise failure(f"{name} could not run: {exc}") from exc
     if result.returncode != 0:
         detail = _tool_error(result.stderr or result.stdout)
+        if url is not None:
+            detail = scrub(detail, url)
         if url is not None and ("could not connect" in detail or "connection to server" in detail):
             raise TargetUnreachableError(
                 f"{name}: cannot connect to {redact(url)}: {detail}",

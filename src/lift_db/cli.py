@@ -295,7 +295,7 @@ def _status(project: Project, target: Target) -> int:
         ).fetchone()
         files = migrations.discover(project.migrations_dir)
         history = migrations.applied(conn) if exists and exists[0] else []
-    print(f"url: {target.url}")
+    print(f"url: {target.describe()}")
     print(f"server version: {version}")
     print(f"migrations: {len(history)} applied, {len(migrations.pending(files, history))} pending")
     return 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lift_db.binaries import find_install
+from lift_db.target import client_env
 
 _PLAN = re.compile(r"^1\.\.(\d+)")
 # What the server said while the file ran (RAISE NOTICE/WARNING/INFO, NOTICEs of DDL), as psql
@@ -120,6 +121,8 @@ def parse_tap(run: TapRun) -> TapRun:
 
 def run_file(path: Path, url: str) -> TapRun:
     psql = find_install().bin("psql")
+    # The password goes by environment: a command line is readable by every local user.
+    conninfo, env = client_env(url)
     result = subprocess.run(
         [
             str(psql),
@@ -131,8 +134,9 @@ def run_file(path: Path, url: str) -> TapRun:
             "--set=ON_ERROR_STOP=1",
             "--file",
             str(path),
-            url,
+            conninfo,
         ],
+        env=env,
         capture_output=True,
         text=True,
         timeout=TIMEOUT_S,

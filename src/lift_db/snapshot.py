@@ -32,7 +32,7 @@ from lift_db.errors import LiftDbError
 from lift_db.migrations import MigrationFile, migrate
 from lift_db.platform import ensure_platform_layer
 from lift_db.server import LocalServer
-from lift_db.target import connect
+from lift_db.target import client_env, connect
 
 SCHEMA_DIR = schema_files.ROOT
 ERD_FILE = "ERD.md"
@@ -121,7 +121,8 @@ def scratch_database(server: LocalServer) -> Iterator[str]:
 
 def dump(pg_dump: Path, url: str) -> str:
     """`pg_dump --schema-only` of the whole database but the runner's bookkeeping."""
-    argv = [str(pg_dump), "--schema-only", "--no-password", f"--dbname={url}"]
+    conninfo, env = client_env(url)
+    argv = [str(pg_dump), "--schema-only", "--no-password", f"--dbname={conninfo}"]
     argv += [f"--exclude-schema={s}" for s in EXCLUDED_SCHEMAS]
     try:
         result = subprocess.run(
@@ -130,7 +131,7 @@ def dump(pg_dump: Path, url: str) -> str:
             text=True,
             check=False,
             timeout=DUMP_TIMEOUT_S,
-            env={**os.environ, "LC_ALL": "C", "PGTZ": "UTC"},
+            env={**env, "LC_ALL": "C", "PGTZ": "UTC"},
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SnapshotError(f"pg_dump could not run: {exc}") from exc
