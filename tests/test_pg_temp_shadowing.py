@@ -117,7 +117,8 @@ def _attack(conn: Conn, people: dict[str, uuid.UUID], begin: Callable[[], object
         " from public.sessions as s where s.prompt = 'victim'",
         "insert into public.analytics_events (event_type, session_id) select 'probe', s.id"
         " from public.sessions as s where s.prompt = 'victim'",
-        "delete from public.sessions where prompt = 'mine'",
+        # Deletes go through SECURITY DEFINER functions: the first place a shadow would run.
+        "select public.delete_session(s.id) from public.sessions as s where s.prompt = 'mine'",
     ]
     for step in steps:
         with conn.transaction():
