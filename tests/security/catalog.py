@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import sql
 
 from tests.reliability.support import Conn
 
@@ -83,16 +86,25 @@ def quote(name: str) -> str:
     return name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
 
 
-def _rows(conn: Conn, query: str, params: object = None) -> list[tuple[object, ...]]:
+def _rows(
+    conn: Conn,
+    query: str | sql.Composed,
+    params: dict[str, object] | tuple[object, ...] | None = None,
+) -> list[tuple[Any, ...]]:
     return list(conn.execute(query, params).fetchall())
 
 
-_TYPE_SQL = """
-  case when tn.nspname = 'pg_catalog' then 'pg_catalog.' || pg_catalog.quote_ident(t.typname)
-       else pg_catalog.quote_ident(tn.nspname) || '.' || pg_catalog.quote_ident(t.typname) end
-"""
+def type_sql(namespace: str, type_: str) -> sql.SQL:
+    """The schema-qualified name of a type (pg_catalog's too: pg_temp comes first otherwise)."""
+    return sql.SQL(
+        "case when {n}.nspname = 'pg_catalog'"
+        " then 'pg_catalog.' || pg_catalog.quote_ident({t}.typname)"
+        " else pg_catalog.quote_ident({n}.nspname) || '.' || pg_catalog.quote_ident({t}.typname)"
+        " end".replace("{n}", namespace).replace("{t}", type_)
+    )
 
-_RELATIONS = f"""
+
+_RELATIONS = """
 select c.oid::int, n.nspname, c.relname, c.relkind::text
   from pg_catalog.pg_class as c
   join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
@@ -107,14 +119,14 @@ select c.oid::int, n.nspname, c.relname, c.relkind::text
  order by 2, 3
 """
 
-_COLUMNS = f"""
-select a.attname, {_TYPE_SQL}, t.typname, a.attnotnull, a.atthasdef, a.attgenerated <> ''
+_COLUMNS = sql.SQL("""
+select a.attname, {type}, t.typname, a.attnotnull, a.atthasdef, a.attgenerated <> ''
   from pg_catalog.pg_attribute as a
   join pg_catalog.pg_type as t on t.oid = a.atttypid
   join pg_catalog.pg_namespace as tn on tn.oid = t.typnamespace
  where a.attrelid = %s and a.attnum > 0 and not a.attisdropped
  order by a.attnum
-"""
+""").format(type=type_sql("tn", "t"))
 
 _UNIQUE_KEYS = """
 select i.relname,
@@ -162,22 +174,20 @@ def relations(conn: Conn) -> list[Relation]:
             ]
             rel = Relation(int(str(oid)), str(schema), str(name), str(kind), columns)
             for key_name, arbiter, exprs, plain, pred in _rows(conn, _UNIQUE_KEYS, (oid,)):
-                cols = set(plain)  # type: ignore[call-overload]
+                cols = set(plain)
                 if exprs:  # the columns an expression reads are the key's columns too
                     tokens = set(re.findall(r"[a-z_][a-z0-9_]*", str(exprs)))
                     cols |= {c.name for c in columns if c.name in tokens}
                 rel.unique_keys.append(
                     UniqueKey(
                         str(key_name),
-                        list(arbiter),  # type: ignore[call-overload]
+                        list(arbiter),
                         [c.name for c in columns if c.name in cols],
                         None if pred is None else str(pred),
                     )
                 )
             for cols, target, target_cols in _rows(conn, _FOREIGN_KEYS, (oid,)):
-                rel.foreign_keys.append(
-                    ForeignKey(list(cols), str(target), list(target_cols))  # type: ignore[call-overload]
-                )
+                rel.foreign_keys.append(ForeignKey(list(cols), str(target), list(target_cols)))
             found.append(rel)
         return found
     finally:
@@ -224,10 +234,10 @@ def privileges(conn: Conn, role: str, rel: Relation) -> Privileges:
     )
 
 
-_FUNCTIONS = f"""
+_FUNCTIONS = sql.SQL("""
 select p.oid::int, n.nspname, p.proname, p.oid::pg_catalog.regprocedure::text, p.prosecdef,
        l.lanname, coalesce(p.prosrc, ''),
-       array(select {_TYPE_SQL.replace('t.', 'at.').replace('tn.', 'atn.')}
+       array(select {type}
                from unnest(p.proargtypes) with ordinality as u(t, o)
                join pg_catalog.pg_type as at on at.oid = u.t
                join pg_catalog.pg_namespace as atn on atn.oid = at.typnamespace
@@ -248,7 +258,7 @@ select p.oid::int, n.nspname, p.proname, p.oid::pg_catalog.regprocedure::text, p
                     where d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
                       and d.objid = p.oid and d.deptype = 'e')
  order by 4
-"""
+""").format(type=type_sql("atn", "at"))
 
 
 def functions(conn: Conn) -> list[Function]:
@@ -257,9 +267,17 @@ def functions(conn: Conn) -> list[Function]:
     try:
         return [
             Function(
-                int(str(oid)), str(s), str(n), str(sig), bool(sd), str(lang), str(body),
-                list(types), list(bases), int(str(req)),  # type: ignore[call-overload]
-            )  # fmt: skip
+                int(str(oid)),
+                str(s),
+                str(n),
+                str(sig),
+                bool(sd),
+                str(lang),
+                str(body),
+                list(types),
+                list(bases),
+                int(str(req)),
+            )
             for oid, s, n, sig, sd, lang, body, types, bases, req in _rows(
                 conn, _FUNCTIONS, {"system": list(SYSTEM_SCHEMAS)}
             )
@@ -330,14 +348,18 @@ def reaching(conn: Conn, funcs: list[Function]) -> dict[int, set[Touch]]:
     for rel, commands, text in _rows(conn, _EXPRESSIONS):
         for f in funcs:
             if mentions(str(text), f):
-                kinds = ["select", "insert", "update", "delete"] if commands == "all" else str(
-                    commands
-                ).split()
+                kinds = (
+                    ["select", "insert", "update", "delete"]
+                    if commands == "all"
+                    else str(commands).split()
+                )
                 direct[f.oid] |= {Touch(k, int(str(rel))) for k in kinds}
     for rel, foid, events in _rows(conn, _TRIGGERS):
         if int(str(foid)) in direct:
             direct[int(str(foid))] |= {Touch(e, int(str(rel))) for e in str(events).split()}
-    callers = {f.oid: [g.oid for g in funcs if g.oid != f.oid and mentions(g.body, f)] for f in funcs}
+    callers = {
+        f.oid: [g.oid for g in funcs if g.oid != f.oid and mentions(g.body, f)] for f in funcs
+    }
     reached: dict[int, set[Touch]] = {}
     for f in funcs:
         seen: set[int] = set()

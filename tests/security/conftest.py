@@ -118,8 +118,10 @@ def _own_rows(conn: Conn, user: uuid.UUID, label: str, grantee: uuid.UUID) -> li
             " values ('red-team', %s, '{\"stars\": 1}') returning id",
             (f"{label}-repo",),
         )
-        conn.execute("insert into public.favourite_repositories (repository_id) values (%s)", (repo,))
-        conn.execute("insert into public.user_preferences (settings) values ('{\"theme\": \"x\"}')")
+        conn.execute(
+            "insert into public.favourite_repositories (repository_id) values (%s)", (repo,)
+        )
+        conn.execute('insert into public.user_preferences (settings) values (\'{"theme": "x"}\')')
         conn.execute("update public.users set display_name = %s where id = %s", (label, user))
     return sessions
 

@@ -107,10 +107,10 @@ class Attacker:
     def run(self, statement: Statement, params: Any = None, *, undo: bool = False) -> Outcome:
         """One statement in a savepoint of the current request: its outcome, never an error.
         With `undo`, whatever it did is rolled back at once."""
-        query = sql.SQL(statement) if isinstance(statement, str) else statement  # type: ignore[arg-type]
+        query = sql.SQL(statement) if isinstance(statement, str) else statement
         try:
             with self.conn.transaction(force_rollback=undo):
-                cur = self.conn.execute(query, params)
+                cur = self.conn.execute(query, params)  # type: ignore[call-overload]
                 rows = tuple(cur.fetchall()) if cur.description else ()
                 return Outcome(None, rowcount=cur.rowcount, rows=rows)
         except psycopg.Error as exc:

@@ -29,7 +29,8 @@ class RowSets:
     @property
     def template(self) -> Row | None:
         """A row of the attacker's own: what a well-formed row of theirs looks like."""
-        return (self.writable or self.own or [None])[0]
+        found = self.writable or self.own
+        return found[0] if found else None
 
     def victims(self) -> list[tuple[str, Row]]:
         """The rows an attack aims at: one the attacker cannot see, one they may only read."""
@@ -60,9 +61,13 @@ def _rows_query(rel: Relation, lock: bool = False) -> sql.Composed:
     )
 
 
-def _as_rows(rel: Relation, fetched: tuple[tuple[object, ...], ...] | list[tuple[object, ...]]) -> list[Row]:
+def _as_rows(
+    rel: Relation, fetched: tuple[tuple[object, ...], ...] | list[tuple[object, ...]]
+) -> list[Row]:
     names = ["__tableoid", "__ctid", *(c.name for c in rel.columns)]
-    return [{n: None if v is None else str(v) for n, v in zip(names, r, strict=True)} for r in fetched]
+    return [
+        {n: None if v is None else str(v) for n, v in zip(names, r, strict=True)} for r in fetched
+    ]
 
 
 def row_sets(

@@ -16,13 +16,19 @@ from dataclasses import dataclass, field
 from psycopg import sql
 
 from tests.reliability.support import Conn
-from tests.security.catalog import Function, called_names, operator_names, unqualified_names
+from tests.security.catalog import (
+    Function,
+    called_names,
+    operator_names,
+    type_sql,
+    unqualified_names,
+)
 
 SPY_PREFIX = "red-team-spy|"
 BACKDOOR = "public.red_team_backdoor()"
 
 
-def spy(role: str) -> list[sql.Composed]:
+def spy(role: str) -> list[sql.Composable]:
     return [
         sql.SQL(
             "create function pg_temp.red_team_spy(what pg_catalog.text) returns pg_catalog.bool"
@@ -62,10 +68,47 @@ class ShadowCatalog:
     functions: dict[str, list[tuple[list[str], str]]] = field(default_factory=dict)
 
 
-_TYPE_SQL = (
-    "case when {n}.nspname = 'pg_catalog' then 'pg_catalog.' || pg_catalog.quote_ident({t}.typname)"
-    " else pg_catalog.quote_ident({n}.nspname) || '.' || pg_catalog.quote_ident({t}.typname) end"
-)
+_TYPES = sql.SQL(
+    "select t.typname, {type} from pg_catalog.pg_type as t"
+    " join pg_catalog.pg_namespace as n on n.oid = t.typnamespace"
+    " where t.typtype in ('b', 'd', 'e', 'r', 'm') and t.typname !~ '^_'"
+    "   and n.nspname !~ '^pg_(temp|toast)'"
+    " order by n.nspname <> 'pg_catalog', n.nspname desc"
+).format(type=type_sql("n", "t"))
+_RELATIONS = sql.SQL(
+    "select c.relname, array(select array[a.attname::text, {type}]"
+    "  from pg_catalog.pg_attribute as a"
+    "  join pg_catalog.pg_type as at on at.oid = a.atttypid"
+    "  join pg_catalog.pg_namespace as an on an.oid = at.typnamespace"
+    " where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum)"
+    " from pg_catalog.pg_class as c"
+    " join pg_catalog.pg_namespace as n on n.oid = c.relnamespace"
+    " where c.relkind in ('r', 'p', 'v', 'm', 'f') and n.nspname !~ '^pg_(temp|toast)'"
+    " order by n.nspname <> 'pg_catalog'"
+).format(type=type_sql("an", "at"))
+_OPERATORS = sql.SQL(
+    "select o.oprname, {left}, {right}, {result} from pg_catalog.pg_operator as o"
+    " left join pg_catalog.pg_type as lt on lt.oid = o.oprleft"
+    " left join pg_catalog.pg_namespace as ln on ln.oid = lt.typnamespace"
+    " join pg_catalog.pg_type as rt on rt.oid = o.oprright"
+    " join pg_catalog.pg_namespace as rn on rn.oid = rt.typnamespace"
+    " join pg_catalog.pg_type as xt on xt.oid = o.oprresult"
+    " join pg_catalog.pg_namespace as xn on xn.oid = xt.typnamespace"
+    " where rt.typtype <> 'p' and coalesce(lt.typtype, 'b') <> 'p' and xt.typtype <> 'p'"
+).format(left=type_sql("ln", "lt"), right=type_sql("rn", "rt"), result=type_sql("xn", "xt"))
+_FUNCTIONS = sql.SQL(
+    "select p.proname, array(select {arg} from unnest(p.proargtypes) with ordinality as u(t, o)"
+    "  join pg_catalog.pg_type as at on at.oid = u.t"
+    "  join pg_catalog.pg_namespace as an on an.oid = at.typnamespace order by u.o), {result}"
+    " from pg_catalog.pg_proc as p"
+    " join pg_catalog.pg_namespace as n on n.oid = p.pronamespace"
+    " join pg_catalog.pg_type as xt on xt.oid = p.prorettype"
+    " join pg_catalog.pg_namespace as xn on xn.oid = xt.typnamespace"
+    " where p.prokind = 'f' and not p.proretset and xt.typtype <> 'p'"
+    "   and n.nspname in ('pg_catalog', 'extensions')"
+    "   and not exists (select from unnest(p.proargtypes) as u(t)"
+    "                    join pg_catalog.pg_type as at on at.oid = u.t where at.typtype = 'p')"
+).format(arg=type_sql("an", "at"), result=type_sql("xn", "xt"))
 
 
 def callers(stack: str) -> str:
@@ -76,64 +119,17 @@ def callers(stack: str) -> str:
 
 def shadow_catalog(conn: Conn) -> ShadowCatalog:
     cat = ShadowCatalog()
-    # Base, enum, range and multirange types and domains (a domain can be built on them); the
-    # pg_catalog one wins a name clash, as it does for an unqualified name.
-    for name, real in conn.execute(
-        "select t.typname, " + _TYPE_SQL.format(n="n", t="t") + " from pg_catalog.pg_type as t"
-        " join pg_catalog.pg_namespace as n on n.oid = t.typnamespace"
-        " where t.typtype in ('b', 'd', 'e', 'r', 'm') and t.typname !~ '^_'"
-        "   and n.nspname !~ '^pg_(temp|toast)'"
-        " order by n.nspname <> 'pg_catalog', n.nspname desc"
-    ).fetchall():
+    # Where two schemas have a type of the same name, pg_catalog's wins, as it does for an
+    # unqualified name.
+    for name, real in conn.execute(_TYPES).fetchall():
         cat.types.setdefault(str(name), str(real))
-    for name, cols in conn.execute(
-        "select c.relname, array(select array[a.attname::text, "
-        + _TYPE_SQL.format(n="an", t="at")
-        + "] from pg_catalog.pg_attribute as a"
-        "   join pg_catalog.pg_type as at on at.oid = a.atttypid"
-        "   join pg_catalog.pg_namespace as an on an.oid = at.typnamespace"
-        "  where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum)"
-        "  from pg_catalog.pg_class as c join pg_catalog.pg_namespace as n on n.oid = c.relnamespace"
-        " where c.relkind in ('r', 'p', 'v', 'm', 'f') and n.nspname !~ '^pg_(temp|toast)'"
-        " order by n.nspname <> 'pg_catalog'"
-    ).fetchall():
+    for name, cols in conn.execute(_RELATIONS).fetchall():
         cat.relations.setdefault(str(name), [(str(a), str(b)) for a, b in cols])
-    for name, left, right, result in conn.execute(
-        "select o.oprname, "
-        + _TYPE_SQL.format(n="ln", t="lt")
-        + ", "
-        + _TYPE_SQL.format(n="rn", t="rt")
-        + ", "
-        + _TYPE_SQL.format(n="xn", t="xt")
-        + " from pg_catalog.pg_operator as o"
-        " left join pg_catalog.pg_type as lt on lt.oid = o.oprleft"
-        " left join pg_catalog.pg_namespace as ln on ln.oid = lt.typnamespace"
-        " join pg_catalog.pg_type as rt on rt.oid = o.oprright"
-        " join pg_catalog.pg_namespace as rn on rn.oid = rt.typnamespace"
-        " join pg_catalog.pg_type as xt on xt.oid = o.oprresult"
-        " join pg_catalog.pg_namespace as xn on xn.oid = xt.typnamespace"
-        " where rt.typtype not in ('p') and coalesce(lt.typtype, 'b') <> 'p'"
-        "   and xt.typtype <> 'p'"
-    ).fetchall():
+    for name, left, right, result in conn.execute(_OPERATORS).fetchall():
         cat.operators.setdefault(str(name), []).append(
             (None if left is None else str(left), str(right), str(result))
         )
-    for name, args, result in conn.execute(
-        "select p.proname, array(select "
-        + _TYPE_SQL.format(n="an", t="at")
-        + " from unnest(p.proargtypes) with ordinality as u(t, o)"
-        "   join pg_catalog.pg_type as at on at.oid = u.t"
-        "   join pg_catalog.pg_namespace as an on an.oid = at.typnamespace order by u.o), "
-        + _TYPE_SQL.format(n="xn", t="xt")
-        + " from pg_catalog.pg_proc as p"
-        " join pg_catalog.pg_namespace as n on n.oid = p.pronamespace"
-        " join pg_catalog.pg_type as xt on xt.oid = p.prorettype"
-        " join pg_catalog.pg_namespace as xn on xn.oid = xt.typnamespace"
-        " where p.prokind = 'f' and not p.proretset and xt.typtype <> 'p'"
-        "   and n.nspname in ('pg_catalog', 'extensions')"
-        "   and not exists (select from unnest(p.proargtypes) as u(t)"
-        "                    join pg_catalog.pg_type as at on at.oid = u.t where at.typtype = 'p')"
-    ).fetchall():
+    for name, args, result in conn.execute(_FUNCTIONS).fetchall():
         cat.functions.setdefault(str(name), []).append(([str(a) for a in args], str(result)))
     return cat
 
@@ -167,7 +163,9 @@ def shadows_for(function: Function, cat: ShadowCatalog) -> Shadows:
                 sql.SQL(
                     "create view pg_temp.{name} as select {body}"
                     " where pg_temp.red_team_spy({label})"
-                ).format(name=sql.Identifier(name), body=body, label=sql.Literal(f"relation {name}")),
+                ).format(
+                    name=sql.Identifier(name), body=body, label=sql.Literal(f"relation {name}")
+                ),
             )
         )
         out.append(
@@ -187,9 +185,10 @@ def shadows_for(function: Function, cat: ShadowCatalog) -> Shadows:
                 (
                     f"operator {op}",
                     sql.SQL(
-                        "create function pg_temp.{f}({params}) returns {r} language sql as"
-                        " $op$ select case when pg_temp.red_team_spy({label}) then null::{r} end $op$;"
-                        " create operator pg_temp.{op} (function = pg_temp.{f}, {left}rightarg = {right})"
+                        "create function pg_temp.{f}({params}) returns {r} language sql as $op$"
+                        " select case when pg_temp.red_team_spy({label}) then null::{r} end $op$;"
+                        " create operator pg_temp.{op}"
+                        " (function = pg_temp.{f}, {left}rightarg = {right})"
                     ).format(
                         f=fname,
                         params=params,
@@ -207,8 +206,8 @@ def shadows_for(function: Function, cat: ShadowCatalog) -> Shadows:
                 (
                     f"function {name}",
                     sql.SQL(
-                        "create function pg_temp.{f}({params}) returns {r} language sql as"
-                        " $fn$ select case when pg_temp.red_team_spy({label}) then null::{r} end $fn$"
+                        "create function pg_temp.{f}({params}) returns {r} language sql as $fn$"
+                        " select case when pg_temp.red_team_spy({label}) then null::{r} end $fn$"
                     ).format(
                         f=sql.Identifier(name),
                         params=sql.SQL(", ").join(sql.SQL(a) for a in args),

@@ -54,10 +54,7 @@ def note(name: str, amount: int = 1) -> None:
 
 def snapshot() -> tuple[dict[str, ClassTally], dict[str, int]]:
     with _lock:
-        tallies = {
-            name: ClassTally(t.tried, list(t.succeeded))
-            for name, t in _tallies.items()
-        }
+        tallies = {name: ClassTally(t.tried, list(t.succeeded)) for name, t in _tallies.items()}
         return tallies, dict(sorted(_notes.items()))
 
 

@@ -48,7 +48,9 @@ def insert_columns(rel: Relation, insertable: set[str], template: Row) -> dict[s
     return {k: v for k, v in values.items() if k not in dropped}
 
 
-def insert(rel: Relation, values: dict[str, str | None], suffix: sql.Composable = sql.SQL("")) -> sql.Composed:
+def insert(
+    rel: Relation, values: dict[str, str | None], suffix: sql.Composable | None = None
+) -> sql.Composed:
     names = list(values)
     return sql.SQL("insert into {}.{} as t ({}) values ({}){}").format(
         sql.Identifier(rel.schema),
@@ -58,7 +60,7 @@ def insert(rel: Relation, values: dict[str, str | None], suffix: sql.Composable 
             cast(values[n], rel.column(n).type_sql) if values[n] is not None else sql.SQL("null")
             for n in names
         ),
-        suffix,
+        suffix or sql.SQL(""),
     )
 
 
@@ -115,7 +117,9 @@ def call(
     for i in range(function.required_args):
         value = (overrides or {}).get(i)
         if value is None:
-            value = plain.get(function.arg_base_types[i], PLAIN_VALUES.get(function.arg_base_types[i]))
+            value = plain.get(
+                function.arg_base_types[i], PLAIN_VALUES.get(function.arg_base_types[i])
+            )
         args.append(cast(value, function.arg_types[i]))
     return sql.SQL("select {}.{}({})").format(
         sql.Identifier(function.schema), sql.Identifier(function.name), sql.SQL(", ").join(args)
