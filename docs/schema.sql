@@ -2,7 +2,7 @@
 -- fails when it is stale. What the migrations in supabase/migrations add to or change
 -- in a Supabase database, as `pg_dump --schema-only` writes it after all of them ran
 -- (platform objects left out; an owner is named only when it is not postgres).
--- Migrations: 24, the last 20261126092500_shared_access_policies_without_full_scans.sql
+-- Migrations: 27, the last 20261130100200_guard_profile_columns.sql
 
 --
 -- Name: partitions; Type: SCHEMA; Schema: -
@@ -28,7 +28,7 @@ CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA extensions;
 
 CREATE FUNCTION private.analytics_events_partitions() RETURNS TABLE(partition_name text, range_from timestamp with time zone, range_to timestamp with time zone)
     LANGUAGE sql STABLE
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
   select format('%I.%I', n.nspname, c.relname),
          b.bounds[1]::timestamptz,
@@ -45,12 +45,76 @@ CREATE FUNCTION private.analytics_events_partitions() RETURNS TABLE(partition_na
 $_$;
 
 --
+-- Name: check_column_limits(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.check_column_limits() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+  new_row pg_catalog.jsonb := pg_catalog.to_jsonb(new);
+  old_row pg_catalog.jsonb;
+  cap record;
+  value pg_catalog.jsonb;
+  size pg_catalog.int8;
+begin
+  if tg_op = 'UPDATE' then
+    old_row := pg_catalog.to_jsonb(old);
+  end if;
+  for cap in
+    select l.table_schema, l.table_name, l.column_name, l.max_bytes, l.max_depth,
+           a.atttypid in ('pg_catalog.json'::pg_catalog.regtype,
+                          'pg_catalog.jsonb'::pg_catalog.regtype) as is_json
+      from pg_catalog.pg_class as c
+      join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+      join private.column_limits as l
+        on l.table_schema = n.nspname and l.table_name = c.relname
+      join pg_catalog.pg_attribute as a
+        on a.attrelid = c.oid and a.attname = l.column_name and not a.attisdropped
+     where c.oid = coalesce(pg_catalog.pg_partition_root(tg_relid::pg_catalog.regclass),
+                            tg_relid::pg_catalog.regclass)
+  loop
+    value := new_row operator(pg_catalog.->) cap.column_name::pg_catalog.text;
+    continue when value is null or pg_catalog.jsonb_typeof(value) = 'null';
+    continue when old_row is not null
+      and value operator(pg_catalog.=) (old_row operator(pg_catalog.->)
+                                        cap.column_name::pg_catalog.text);
+    if cap.is_json then
+      size := pg_catalog.octet_length(value::pg_catalog.text);
+    else
+      size := pg_catalog.octet_length(value operator(pg_catalog.#>>) '{}'::pg_catalog.text[]);
+    end if;
+    if size > cap.max_bytes then
+      raise exception '%.%.% is % bytes, over its limit of % bytes',
+        cap.table_schema, cap.table_name, cap.column_name, size, cap.max_bytes
+        using errcode = '54000',
+              detail = pg_catalog.format('column=%s.%s.%s size=%s limit=%s', cap.table_schema,
+                                         cap.table_name, cap.column_name, size, cap.max_bytes),
+              hint = 'write a smaller value; the limits are in private.column_limits';
+    end if;
+    if cap.max_depth is not null
+       and pg_catalog.jsonb_path_exists(
+         value, pg_catalog.format('strict $.**{%s}', cap.max_depth + 1)::pg_catalog.jsonpath) then
+      raise exception '%.%.% is nested deeper than % levels',
+        cap.table_schema, cap.table_name, cap.column_name, cap.max_depth
+        using errcode = '54000',
+              detail = pg_catalog.format('column=%s.%s.%s depth_limit=%s', cap.table_schema,
+                                         cap.table_name, cap.column_name, cap.max_depth),
+              hint = 'flatten the value; the limits are in private.column_limits';
+    end if;
+  end loop;
+  return new;
+end
+$_$;
+
+--
 -- Name: check_event_session(); Type: FUNCTION; Schema: private
 --
 
 CREATE FUNCTION private.check_event_session() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   if new.session_id is not null
@@ -69,11 +133,11 @@ $$;
 
 CREATE FUNCTION private.check_session_share() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  caller uuid := (select auth.uid());
-  owner_id uuid;
+  caller pg_catalog.uuid := (select auth.uid());
+  owner_id pg_catalog.uuid;
 begin
   if tg_op = 'UPDATE'
      and (new.session_id <> old.session_id or new.user_id <> old.user_id) then
@@ -102,7 +166,7 @@ $$;
 
 CREATE FUNCTION private.create_analytics_events_partition(month date) RETURNS bigint
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $_$
 declare
@@ -172,7 +236,7 @@ $_$;
 
 CREATE FUNCTION private.create_user_profile() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   insert into public.users (id, email, provider, provider_user_id, display_name, created_at,
@@ -181,13 +245,19 @@ begin
     new.id,
     new.email,
     coalesce(
-      nullif(new.raw_app_meta_data ->> 'provider', ''),
+      nullif(new.raw_app_meta_data operator(pg_catalog.->>) 'provider', ''),
       case when new.is_anonymous then 'anonymous' else 'email' end
     ),
-    new.id::text,
-    left(nullif(btrim(coalesce(new.raw_user_meta_data ->> 'full_name',
-                               new.raw_user_meta_data ->> 'name', '')), ''), 200),
-    coalesce(new.created_at, now()),
+    new.id::pg_catalog.text,
+    pg_catalog.left(
+      nullif(
+        pg_catalog.btrim(coalesce(new.raw_user_meta_data operator(pg_catalog.->>) 'full_name',
+                                  new.raw_user_meta_data operator(pg_catalog.->>) 'name', '')),
+        ''
+      ),
+      200
+    ),
+    coalesce(new.created_at, pg_catalog.now()),
     new.last_sign_in_at
   );
   return null;
@@ -200,7 +270,7 @@ $$;
 
 CREATE FUNCTION private.guard_comment_columns() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   if new.id <> old.id or new.session_id <> old.session_id
@@ -219,7 +289,7 @@ $$;
 
 CREATE FUNCTION private.guard_session_columns() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   if tg_op = 'INSERT' then
@@ -255,7 +325,7 @@ $$;
 
 CREATE FUNCTION private.guard_session_embedding() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
   current_version integer;
@@ -317,10 +387,10 @@ $$;
 
 CREATE FUNCTION private.guard_shared_session_edit() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-  caller uuid := (select auth.uid());
+  caller pg_catalog.uuid := (select auth.uid());
 begin
   if caller is null or caller = old.user_id then
     return new;
@@ -342,12 +412,42 @@ end
 $$;
 
 --
+-- Name: guard_user_profile_columns(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.guard_user_profile_columns() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if current_user operator(pg_catalog.=) (
+       select pg_catalog.pg_get_userbyid(c.relowner)
+         from pg_catalog.pg_class as c
+        where c.oid = tg_relid
+     ) then
+    return new;
+  end if;
+  if new.id <> old.id
+     or new.email is distinct from old.email
+     or new.provider <> old.provider
+     or new.provider_user_id <> old.provider_user_id
+     or new.last_login_at is distinct from old.last_login_at
+     or new.created_at <> old.created_at then
+    raise exception 'only display_name of a profile can change; the rest follows Supabase Auth'
+      using errcode = '42501',
+            hint = 'change the email or sign-in in Auth (auth.users); the profile follows';
+  end if;
+  return new;
+end
+$$;
+
+--
 -- Name: maintain_analytics_events_partitions(integer, integer, text); Type: FUNCTION; Schema: private
 --
 
 CREATE FUNCTION private.maintain_analytics_events_partitions(months_ahead integer DEFAULT 3, retention_months integer DEFAULT NULL::integer, expired_action text DEFAULT 'detach'::text) RETURNS TABLE(action text, partition_name text, row_count bigint)
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     SET lock_timeout TO '5s'
     AS $$
 declare
@@ -432,7 +532,7 @@ $$;
 
 CREATE FUNCTION private.owned_session_ids() RETURNS SETOF uuid
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
   select s.id from public.sessions as s where s.user_id = (select auth.uid())
 $$;
@@ -443,7 +543,7 @@ $$;
 
 CREATE FUNCTION private.readable_session_ids() RETURNS SETOF uuid
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
   select s.id from public.sessions as s where s.user_id = (select auth.uid())
   union all
@@ -456,14 +556,14 @@ $$;
 
 CREATE FUNCTION private.record_provider_user_id() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   update public.users as u
      set provider_user_id = new.provider_id
    where u.id = new.user_id
      and u.provider = new.provider
-     and u.provider_user_id = new.user_id::text;
+     and u.provider_user_id = new.user_id::pg_catalog.text;
   return null;
 end
 $$;
@@ -474,18 +574,20 @@ $$;
 
 CREATE FUNCTION private.record_session_history() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   if new.current_ir is null or (tg_op = 'UPDATE' and new.ir_version = old.ir_version) then
     return null;
   end if;
-  insert into public.session_history (session_id, version, ir_snapshot, change_description)
+  insert into public.session_history (session_id, version, ir_snapshot, change_description,
+                                      author_id)
   values (
     new.id,
     new.ir_version,
     new.current_ir,
-    nullif(current_setting('lift.change_description', true), '')
+    nullif(pg_catalog.current_setting('lift.change_description', true), ''),
+    (select auth.uid())
   );
   return null;
 end
@@ -497,7 +599,7 @@ $$;
 
 CREATE FUNCTION private.refuse_history_update() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   raise exception 'session history is append-only'
@@ -512,7 +614,7 @@ $$;
 
 CREATE FUNCTION private.shared_session_ids(with_role text DEFAULT NULL::text) RETURNS SETOF uuid
     LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
   select sh.session_id
     from public.session_shares as sh
@@ -526,7 +628,7 @@ $$;
 
 CREATE FUNCTION private.sync_user_profile() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   update public.users as u
@@ -543,7 +645,7 @@ $$;
 
 CREATE FUNCTION private.touch_updated_at() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   new.updated_at := now();
@@ -557,7 +659,7 @@ $$;
 
 CREATE FUNCTION private.version_session_ir() RETURNS trigger
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
   if tg_op = 'INSERT' then
@@ -585,7 +687,7 @@ $$;
 
 CREATE FUNCTION public.match_sessions(query_embedding extensions.vector, match_count integer DEFAULT 10, min_similarity double precision DEFAULT '-1'::integer) RETURNS TABLE(session_id uuid, similarity double precision, is_stale boolean)
     LANGUAGE plpgsql STABLE
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     SET "hnsw.ef_search" TO '100'
     SET "hnsw.iterative_scan" TO 'relaxed_order'
     SET "hnsw.max_scan_tuples" TO '20000'
@@ -670,10 +772,8 @@ CREATE TABLE public.sessions (
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT sessions_current_ir_depth CHECK ((NOT jsonb_path_exists(current_ir, 'strict $.**{101}'::jsonpath))),
     CONSTRAINT sessions_current_ir_object CHECK (((current_ir IS NULL) OR (jsonb_typeof(current_ir) = 'object'::text))),
     CONSTRAINT sessions_ir_version_not_negative CHECK ((ir_version >= 0)),
-    CONSTRAINT sessions_metadata_depth CHECK ((NOT jsonb_path_exists(metadata, 'strict $.**{101}'::jsonpath))),
     CONSTRAINT sessions_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT sessions_prompt_length CHECK ((char_length(prompt) <= 20000)),
     CONSTRAINT sessions_prompt_not_blank CHECK ((prompt ~ '\S'::text)),
@@ -704,7 +804,7 @@ COMMENT ON COLUMN public.sessions.metadata IS 'JSON object with the session''s t
 
 CREATE FUNCTION public.rollback_session(session_id uuid, to_version integer, expected_version integer DEFAULT NULL::integer, change_description text DEFAULT NULL::text) RETURNS public.sessions
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
   locked public.sessions;
@@ -760,7 +860,7 @@ COMMENT ON FUNCTION public.rollback_session(session_id uuid, to_version integer,
 
 CREATE FUNCTION public.update_session_ir(session_id uuid, ir jsonb, expected_version integer DEFAULT NULL::integer, change_description text DEFAULT NULL::text) RETURNS public.sessions
     LANGUAGE plpgsql
-    SET search_path TO ''
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
   locked public.sessions;
@@ -841,7 +941,6 @@ CREATE TABLE public.analytics_events (
     latency_ms integer,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT analytics_events_event_data_object CHECK ((jsonb_typeof(event_data) = 'object'::text)),
-    CONSTRAINT analytics_events_event_data_size CHECK ((octet_length((event_data)::text) <= 65536)),
     CONSTRAINT analytics_events_event_type_format CHECK ((event_type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text)),
     CONSTRAINT analytics_events_latency_ms_not_negative CHECK ((latency_ms >= 0)),
     CONSTRAINT analytics_events_prompt_type_text CHECK ((((event_data -> 'prompt_type'::text) IS NULL) OR (jsonb_typeof((event_data -> 'prompt_type'::text)) = 'string'::text)))
@@ -879,11 +978,30 @@ CREATE TABLE partitions.analytics_events_default (
     latency_ms integer,
     created_at timestamp with time zone DEFAULT now() CONSTRAINT analytics_events_created_at_not_null NOT NULL,
     CONSTRAINT analytics_events_event_data_object CHECK ((jsonb_typeof(event_data) = 'object'::text)),
-    CONSTRAINT analytics_events_event_data_size CHECK ((octet_length((event_data)::text) <= 65536)),
     CONSTRAINT analytics_events_event_type_format CHECK ((event_type ~ '^[a-z][a-z0-9_.:-]{0,63}$'::text)),
     CONSTRAINT analytics_events_latency_ms_not_negative CHECK ((latency_ms >= 0)),
     CONSTRAINT analytics_events_prompt_type_text CHECK ((((event_data -> 'prompt_type'::text) IS NULL) OR (jsonb_typeof((event_data -> 'prompt_type'::text)) = 'string'::text)))
 );
+
+--
+-- Name: column_limits; Type: TABLE; Schema: private
+--
+
+CREATE TABLE private.column_limits (
+    table_schema name NOT NULL,
+    table_name name NOT NULL,
+    column_name name NOT NULL,
+    max_bytes integer NOT NULL,
+    max_depth integer,
+    CONSTRAINT column_limits_max_bytes_positive CHECK (((max_bytes >= 1) AND (max_bytes <= 1073741823))),
+    CONSTRAINT column_limits_max_depth_range CHECK (((max_depth >= 1) AND (max_depth <= 1000)))
+);
+
+--
+-- Name: TABLE column_limits; Type: COMMENT; Schema: private
+--
+
+COMMENT ON TABLE private.column_limits IS 'Size (bytes) and JSON depth caps of the columns API roles write; one UPDATE changes a cap.';
 
 --
 -- Name: analytics_latency_by_event_type; Type: VIEW; Schema: public
@@ -1012,7 +1130,6 @@ CREATE TABLE public.repositories (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT repositories_default_branch_length CHECK (((char_length(default_branch) >= 1) AND (char_length(default_branch) <= 255))),
     CONSTRAINT repositories_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
-    CONSTRAINT repositories_metadata_size CHECK ((octet_length((metadata)::text) <= 262144)),
     CONSTRAINT repositories_name_format CHECK ((((char_length(name) >= 1) AND (char_length(name) <= 100)) AND (name !~ '[/[:space:][:cntrl:]]'::text))),
     CONSTRAINT repositories_owner_format CHECK ((((char_length(owner) >= 1) AND (char_length(owner) <= 255)) AND (owner !~ '[[:space:][:cntrl:]]'::text))),
     CONSTRAINT repositories_provider_format CHECK ((provider ~ '^[a-z][a-z0-9-]{0,31}$'::text))
@@ -1096,6 +1213,7 @@ CREATE TABLE public.session_history (
     ir_snapshot jsonb NOT NULL,
     change_description text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    author_id uuid,
     CONSTRAINT session_history_change_description_length CHECK ((char_length(change_description) <= 1000)),
     CONSTRAINT session_history_ir_snapshot_object CHECK ((jsonb_typeof(ir_snapshot) = 'object'::text)),
     CONSTRAINT session_history_version_positive CHECK ((version >= 1))
@@ -1106,6 +1224,12 @@ CREATE TABLE public.session_history (
 --
 
 COMMENT ON TABLE public.session_history IS 'Append-only record of every IR of a session, written by the database; version 1, 2, 3…';
+
+--
+-- Name: COLUMN session_history.author_id; Type: COMMENT; Schema: public
+--
+
+COMMENT ON COLUMN public.session_history.author_id IS 'The signed-in user who wrote this version (auth.uid()); null: service_role or direct SQL.';
 
 --
 -- Name: session_shares; Type: TABLE; Schema: public
@@ -1135,8 +1259,7 @@ CREATE TABLE public.user_preferences (
     settings jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT user_preferences_settings_object CHECK ((jsonb_typeof(settings) = 'object'::text)),
-    CONSTRAINT user_preferences_settings_size CHECK ((octet_length((settings)::text) <= 65536))
+    CONSTRAINT user_preferences_settings_object CHECK ((jsonb_typeof(settings) = 'object'::text))
 );
 
 --
@@ -1197,6 +1320,13 @@ ALTER TABLE ONLY public.analytics_events
 
 ALTER TABLE ONLY partitions.analytics_events_default
     ADD CONSTRAINT analytics_events_default_pkey PRIMARY KEY (id, created_at);
+
+--
+-- Name: column_limits column_limits_pkey; Type: CONSTRAINT; Schema: private
+--
+
+ALTER TABLE ONLY private.column_limits
+    ADD CONSTRAINT column_limits_pkey PRIMARY KEY (table_schema, table_name, column_name);
 
 --
 -- Name: comments comments_pkey; Type: CONSTRAINT; Schema: public
@@ -1408,10 +1538,22 @@ CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXEC
 CREATE TRIGGER on_auth_user_updated AFTER UPDATE OF email, last_sign_in_at ON auth.users FOR EACH ROW WHEN ((((old.email)::text IS DISTINCT FROM (new.email)::text) OR (old.last_sign_in_at IS DISTINCT FROM new.last_sign_in_at))) EXECUTE FUNCTION private.sync_user_profile();
 
 --
+-- Name: analytics_events analytics_events_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER analytics_events_check_limits BEFORE INSERT OR UPDATE ON public.analytics_events FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
+
+--
 -- Name: analytics_events analytics_events_check_session; Type: TRIGGER; Schema: public
 --
 
 CREATE TRIGGER analytics_events_check_session BEFORE INSERT ON public.analytics_events FOR EACH ROW EXECUTE FUNCTION private.check_event_session();
+
+--
+-- Name: comments comments_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER comments_check_limits BEFORE INSERT OR UPDATE ON public.comments FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
 
 --
 -- Name: comments comments_guard_columns; Type: TRIGGER; Schema: public
@@ -1424,6 +1566,18 @@ CREATE TRIGGER comments_guard_columns BEFORE UPDATE ON public.comments FOR EACH 
 --
 
 CREATE TRIGGER comments_touch_updated_at BEFORE INSERT OR UPDATE ON public.comments FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
+--
+-- Name: repositories repositories_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER repositories_check_limits BEFORE INSERT OR UPDATE ON public.repositories FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
+
+--
+-- Name: session_embeddings session_embeddings_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER session_embeddings_check_limits BEFORE INSERT OR UPDATE ON public.session_embeddings FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
 
 --
 -- Name: session_embeddings session_embeddings_guard; Type: TRIGGER; Schema: public
@@ -1444,10 +1598,22 @@ CREATE TRIGGER session_history_append_only BEFORE UPDATE ON public.session_histo
 CREATE TRIGGER session_shares_check BEFORE INSERT OR UPDATE ON public.session_shares FOR EACH ROW EXECUTE FUNCTION private.check_session_share();
 
 --
+-- Name: session_shares session_shares_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER session_shares_check_limits BEFORE INSERT OR UPDATE ON public.session_shares FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
+
+--
 -- Name: session_shares session_shares_touch_updated_at; Type: TRIGGER; Schema: public
 --
 
 CREATE TRIGGER session_shares_touch_updated_at BEFORE INSERT OR UPDATE ON public.session_shares FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
+--
+-- Name: sessions sessions_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER sessions_check_limits BEFORE INSERT OR UPDATE ON public.sessions FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
 
 --
 -- Name: sessions sessions_guard_columns; Type: TRIGGER; Schema: public
@@ -1474,10 +1640,28 @@ CREATE TRIGGER sessions_record_history AFTER INSERT OR UPDATE OF current_ir ON p
 CREATE TRIGGER sessions_version_ir BEFORE INSERT OR UPDATE OF current_ir ON public.sessions FOR EACH ROW EXECUTE FUNCTION private.version_session_ir();
 
 --
+-- Name: user_preferences user_preferences_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER user_preferences_check_limits BEFORE INSERT OR UPDATE ON public.user_preferences FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
+
+--
 -- Name: user_preferences user_preferences_touch_updated_at; Type: TRIGGER; Schema: public
 --
 
 CREATE TRIGGER user_preferences_touch_updated_at BEFORE INSERT OR UPDATE ON public.user_preferences FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
+
+--
+-- Name: users users_check_limits; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER users_check_limits BEFORE INSERT OR UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
+
+--
+-- Name: users users_guard_auth_columns; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER users_guard_auth_columns BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION private.guard_user_profile_columns();
 
 --
 -- Name: analytics_events analytics_events_session_id_fkey; Type: FK CONSTRAINT; Schema: public
@@ -1872,6 +2056,12 @@ ALTER PUBLICATION supabase_realtime ADD TABLE ONLY public.sessions;
 REVOKE ALL ON FUNCTION private.analytics_events_partitions() FROM PUBLIC;
 
 --
+-- Name: FUNCTION check_column_limits(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.check_column_limits() FROM PUBLIC;
+
+--
 -- Name: FUNCTION check_event_session(); Type: ACL; Schema: private
 --
 
@@ -1918,6 +2108,12 @@ REVOKE ALL ON FUNCTION private.guard_session_embedding() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION private.guard_shared_session_edit() FROM PUBLIC;
+
+--
+-- Name: FUNCTION guard_user_profile_columns(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.guard_user_profile_columns() FROM PUBLIC;
 
 --
 -- Name: FUNCTION maintain_analytics_events_partitions(months_ahead integer, retention_months integer, expired_action text); Type: ACL; Schema: private

@@ -9,16 +9,16 @@ grant usage on schema tests to anon, authenticated, service_role;
 
 -- A user in auth.users, as GoTrue would create it; the identifier names it in tests.
 create or replace function tests.create_supabase_user(
-  identifier text,
-  email text default null,
-  provider text default 'email'
-) returns uuid
+  identifier pg_catalog.text,
+  email pg_catalog.text default null,
+  provider pg_catalog.text default 'email'
+) returns pg_catalog.uuid
 language plpgsql
 security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
-  user_id uuid := gen_random_uuid();
+  user_id pg_catalog.uuid := pg_catalog.gen_random_uuid();
 begin
   insert into auth.users (
     id, aud, role, email, raw_app_meta_data, raw_user_meta_data, created_at, updated_at
@@ -27,31 +27,33 @@ begin
     'authenticated',
     'authenticated',
     coalesce(email, identifier || '@test.lift-sys.dev'),
-    jsonb_build_object('provider', provider, 'providers', jsonb_build_array(provider)),
-    jsonb_build_object('test_identifier', identifier),
-    now(),
-    now()
+    pg_catalog.jsonb_build_object('provider', provider,
+                                  'providers', pg_catalog.jsonb_build_array(provider)),
+    pg_catalog.jsonb_build_object('test_identifier', identifier),
+    pg_catalog.now(),
+    pg_catalog.now()
   );
   return user_id;
 end
 $$;
 
-create or replace function tests.get_supabase_uid(identifier text) returns uuid
+create or replace function tests.get_supabase_uid(identifier pg_catalog.text)
+returns pg_catalog.uuid
 language sql
 stable
 security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select u.id
     from auth.users as u
-   where u.raw_user_meta_data ->> 'test_identifier' = identifier
+   where u.raw_user_meta_data operator(pg_catalog.->>) 'test_identifier' = identifier
    limit 1
 $$;
 
 -- Act as a signed-in user for the rest of the transaction, the way PostgREST does per request.
 create or replace function tests.authenticate_as(identifier text) returns void
 language plpgsql
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   user_id uuid := tests.get_supabase_uid(identifier);
@@ -71,7 +73,7 @@ $$;
 
 create or replace function tests.authenticate_as_anon() returns void
 language plpgsql
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   perform set_config('request.jwt.claims', '{"role": "anon"}', true);
@@ -81,7 +83,7 @@ $$;
 
 create or replace function tests.authenticate_as_service_role() returns void
 language plpgsql
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   perform set_config('request.jwt.claims', '{"role": "service_role"}', true);
@@ -92,7 +94,7 @@ $$;
 -- Back to the session's own role (postgres) with no claims.
 create or replace function tests.clear_authentication() returns void
 language plpgsql
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 begin
   perform set_config('request.jwt.claims', '', true);
@@ -103,18 +105,18 @@ $$;
 -- A session owned by a test user, created as the table owner whoever is acting, so that a test
 -- can set the scene and then switch identity.
 create or replace function tests.create_session(
-  owner_identifier text,
-  prompt text default 'Build a command-line todo app',
-  ir jsonb default null,
-  status text default 'active'
-) returns uuid
+  owner_identifier pg_catalog.text,
+  prompt pg_catalog.text default 'Build a command-line todo app',
+  ir pg_catalog.jsonb default null,
+  status pg_catalog.text default 'active'
+) returns pg_catalog.uuid
 language plpgsql
 security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
-  owner_id uuid := tests.get_supabase_uid(owner_identifier);
-  session_id uuid;
+  owner_id pg_catalog.uuid := tests.get_supabase_uid(owner_identifier);
+  session_id pg_catalog.uuid;
 begin
   if owner_id is null then
     raise exception 'tests.create_session: no test user %', owner_identifier;
@@ -127,28 +129,32 @@ end
 $$;
 
 -- The id of the session with this prompt, whoever is acting (tests give prompts unique names).
-create or replace function tests.get_session_id(prompt text) returns uuid
+create or replace function tests.get_session_id(prompt pg_catalog.text)
+returns pg_catalog.uuid
 language sql
 stable
 security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select s.id from public.sessions as s where s.prompt = get_session_id.prompt
 $$;
 
 -- A digest of everything a user owns (sessions and their history), whoever is acting: equal
 -- digests before and after a failed statement prove that it changed nothing.
-create or replace function tests.user_data_digest(identifier text) returns text
+create or replace function tests.user_data_digest(identifier pg_catalog.text)
+returns pg_catalog.text
 language sql
 stable
 security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
-  select md5(
-    coalesce((select jsonb_agg(to_jsonb(s) order by s.id)::text
+  select pg_catalog.md5(
+    coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(s) order by s.id)::pg_catalog.text
                 from public.sessions as s
                where s.user_id = tests.get_supabase_uid(identifier)), '[]')
-    || coalesce((select jsonb_agg(to_jsonb(h) order by h.session_id, h.version)::text
+    operator(pg_catalog.||)
+    coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(h)
+                                          order by h.session_id, h.version)::pg_catalog.text
                    from public.session_history as h
                    join public.sessions as s on s.id = h.session_id
                   where s.user_id = tests.get_supabase_uid(identifier)), '[]')
@@ -159,7 +165,7 @@ $$;
 create or replace function tests.embedding_dimensions() returns integer
 language sql
 stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select a.atttypmod
     from pg_catalog.pg_attribute as a
@@ -174,7 +180,7 @@ create or replace function tests.planar_embedding(degrees double precision)
 returns extensions.vector
 language sql
 stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select (
     array[cosd(degrees), sind(degrees)]::real[]
@@ -185,13 +191,13 @@ $$;
 -- Stores an embedding of the session with this prompt, computed from its current IR version,
 -- whoever is acting (tests set the scene, then switch identity).
 create or replace function tests.embed_session(
-  prompt text,
+  prompt pg_catalog.text,
   embedding extensions.vector,
-  model text default 'test-embedding-model'
+  model pg_catalog.text default 'test-embedding-model'
 ) returns void
 language sql
 security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   insert into public.session_embeddings (session_id, embedding, model, ir_version)
   select s.id, embed_session.embedding, embed_session.model, s.ir_version
@@ -203,16 +209,16 @@ $$;
 
 -- Share a session with a test user, as its owner would, whoever is acting.
 create or replace function tests.share_session(
-  session_id uuid,
-  grantee_identifier text,
-  role text default 'viewer'
+  session_id pg_catalog.uuid,
+  grantee_identifier pg_catalog.text,
+  role pg_catalog.text default 'viewer'
 ) returns void
 language plpgsql
 security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
-  grantee_id uuid := tests.get_supabase_uid(grantee_identifier);
+  grantee_id pg_catalog.uuid := tests.get_supabase_uid(grantee_identifier);
 begin
   if grantee_id is null then
     raise exception 'tests.share_session: no test user %', grantee_identifier;
@@ -225,30 +231,33 @@ $$;
 -- A digest of everything around one session that collaborators write (shares, comments,
 -- analytics events), whoever is acting: equal before and after proves a refused write wrote
 -- nothing.
-create or replace function tests.collaboration_digest(session_id uuid) returns text
+create or replace function tests.collaboration_digest(session_id pg_catalog.uuid)
+returns pg_catalog.text
 language sql
 stable
 security definer
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
-  select md5(
-    coalesce((select jsonb_agg(to_jsonb(sh) order by sh.user_id)::text
+  select pg_catalog.md5(
+    coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(sh) order by sh.user_id)::pg_catalog.text
                 from public.session_shares as sh
                where sh.session_id = collaboration_digest.session_id), '[]')
-    || coalesce((select jsonb_agg(to_jsonb(c) order by c.id)::text
+    operator(pg_catalog.||)
+    coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(c) order by c.id)::pg_catalog.text
                    from public.comments as c
                   where c.session_id = collaboration_digest.session_id), '[]')
-    || coalesce((select jsonb_agg(to_jsonb(e) order by e.id)::text
+    operator(pg_catalog.||)
+    coalesce((select pg_catalog.jsonb_agg(pg_catalog.to_jsonb(e) order by e.id)::pg_catalog.text
                    from public.analytics_events as e
                   where e.session_id = collaboration_digest.session_id), '[]')
   )
 $$;
 
 -- The number of rows of a relation named at run time (partitions are created by the tests).
-create or replace function tests.row_count(relation regclass) returns bigint
+create or replace function tests.row_count(relation pg_catalog.regclass) returns bigint
 language plpgsql
 stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
 declare
   n bigint;
@@ -266,7 +275,7 @@ $$;
 create or replace function tests.exposed_schemas() returns name[]
 language sql
 immutable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select array['public', 'graphql_public']::name[]
 $$;
@@ -276,7 +285,7 @@ $$;
 create or replace function tests.app_schemas() returns setof name
 language sql
 stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select n.nspname
     from pg_catalog.pg_namespace as n
@@ -293,7 +302,7 @@ create or replace function tests.tables_without_rls()
 returns table (relation text, problem text)
 language sql
 stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select format('%I.%I', n.nspname, c.relname),
          case when not c.relrowsecurity then 'row level security is disabled'
@@ -312,7 +321,7 @@ create or replace function tests.policies_for_public_or_anon()
 returns table (policy text, problem text)
 language sql
 stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select format('%I on %I.%I', p.polname, n.nspname, c.relname),
          case when 0::oid = any (p.polroles) then 'applies to public (every role, anon included)'
@@ -332,7 +341,7 @@ create or replace function tests.unindexed_foreign_keys()
 returns table (relation text, problem text)
 language sql
 stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select format('%I.%I', n.nspname, c.relname),
          format('foreign key %I (%s) has no index starting with its columns', con.conname,
@@ -366,7 +375,7 @@ create or replace function tests.policies_with_bare_auth_calls()
 returns table (policy text, problem text)
 language sql
 stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select format('%I on %I.%I', p.polname, n.nspname, c.relname),
          format('calls auth.uid()/auth.jwt() outside a select: %s', e.expr)
@@ -383,30 +392,164 @@ as $$
          > regexp_count(e.expr, 'select\s+\(*\s*auth\.(uid|jwt|role|email)\(\)', 1, 'i')
 $$;
 
+-- What is wrong with a function's search_path setting (null: nothing). Without pg_temp named,
+-- PostgreSQL searches the caller's temporary schema FIRST for relations and types, so `''` is
+-- not safe; the safe form names pg_catalog first (built-ins win) and pg_temp last.
+create or replace function tests.search_path_problem(config pg_catalog.text[])
+returns pg_catalog.text
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  with setting as (
+    select pg_catalog.substr(c, pg_catalog.length('search_path=') + 1) as value
+      from pg_catalog.unnest(config) as c
+     where c like 'search_path=%'
+  ),
+  parts as (
+    select st.value,
+           pg_catalog.array_agg(pg_catalog.btrim(part, ' "') order by ord) as schemas
+      from setting as st
+      cross join lateral pg_catalog.unnest(pg_catalog.string_to_array(st.value, ','))
+        with ordinality as x (part, ord)
+     group by st.value
+  )
+  select case
+           when not exists (select from setting) then 'without a fixed search_path'
+           when not exists (select from parts) then 'with search_path "": pg_catalog must come '
+                                                   'first and pg_temp last'
+           else (select case when pt.schemas[1] = 'pg_catalog'
+                                  and pt.schemas[pg_catalog.cardinality(pt.schemas)] = 'pg_temp'
+                             then null
+                             else pg_catalog.format('with search_path %s: pg_catalog must come '
+                                                    'first and pg_temp last', pt.value) end
+                   from parts as pt)
+         end
+$$;
+
+-- Every SECURITY DEFINER function of the app and of these helpers: outside the exposed schemas,
+-- with search_path pg_catalog first and pg_temp last.
 create or replace function tests.unsafe_security_definer_functions()
 returns table (function text, problem text)
 language sql
 stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
-  select p.oid::regprocedure::text,
-         case when n.nspname = any (tests.exposed_schemas())
-              then 'security definer function in an exposed schema'
-              else 'security definer function without a fixed search_path' end
+  select f.function, f.problem
+    from (
+      select p.oid::pg_catalog.regprocedure::pg_catalog.text as function,
+             case when n.nspname = any (tests.exposed_schemas())
+                  then 'security definer function in an exposed schema'
+                  else 'security definer function ' || tests.search_path_problem(p.proconfig)
+             end as problem
+        from pg_catalog.pg_proc as p
+        join pg_catalog.pg_namespace as n on n.oid = p.pronamespace
+       where p.prosecdef
+         and (n.nspname in (select tests.app_schemas())
+              or n.nspname = any (tests.exposed_schemas())
+              or n.nspname = 'tests')
+         and not exists (
+           select from pg_catalog.pg_depend as d
+            where d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass and d.objid = p.oid
+              and d.deptype = 'e'
+         )
+    ) as f
+   where f.problem is not null
+$$;
+
+-- Functions that can run as a definer's owner: every function of the app and of these helpers
+-- (trigger functions run as the table owner when definer code or a cascade writes; invoker
+-- functions are called from definer code), every function a policy calls, and the platform's
+-- auth.* helpers that definer code calls. The app's own must set the safe search_path. A
+-- platform function may set none (Supabase's auth.uid() sets none, so that it is inlined: it
+-- then runs under its definer caller's safe path), but one that sets a search_path must set the
+-- safe one: `set search_path = ''` would search the caller's pg_temp first again.
+create or replace function tests.unsafe_definer_reachable_functions()
+returns table (function text, problem text)
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select p.oid::pg_catalog.regprocedure::pg_catalog.text,
+         'function reachable from definer code or a policy '
+         || tests.search_path_problem(p.proconfig)
     from pg_catalog.pg_proc as p
     join pg_catalog.pg_namespace as n on n.oid = p.pronamespace
-   where p.prosecdef
-     and (n.nspname in (select tests.app_schemas()) or n.nspname = any (tests.exposed_schemas()))
-     and not exists (
-       select from pg_catalog.pg_depend as d
-        where d.classid = 'pg_catalog.pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e'
-     )
+   where not exists (
+           select from pg_catalog.pg_depend as d
+            where d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass and d.objid = p.oid
+              and d.deptype = 'e'
+         )
+     and tests.search_path_problem(p.proconfig) is not null
      and (
-       n.nspname = any (tests.exposed_schemas())
-       or not exists (
-         select from unnest(p.proconfig) as setting where setting like 'search_path=%'
+       n.nspname in (select tests.app_schemas())
+       or n.nspname = 'tests'
+       or (
+         (n.nspname = 'auth'
+          or p.oid in (
+            select d.refobjid
+              from pg_catalog.pg_depend as d
+              join pg_catalog.pg_policy as pol on pol.oid = d.objid
+             where d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass
+               and d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+          ))
+         and p.proconfig is not null
+         and exists (select from pg_catalog.unnest(p.proconfig) as c where c like 'search_path=%')
        )
      )
+$$;
+
+-- Every text and JSON column anon or authenticated may write (INSERT or UPDATE, column grants
+-- included) needs a size cap in private.column_limits, a JSON one a depth cap too, and its table
+-- the trigger that enforces them (caps of a partitioned table cover its partitions).
+create or replace function tests.unlimited_api_writable_columns()
+returns table (column_name text, problem text)
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  with writable as (
+    select n.nspname, c.relname, c.oid as relid, a.attname,
+           a.atttypid in ('pg_catalog.json'::pg_catalog.regtype,
+                          'pg_catalog.jsonb'::pg_catalog.regtype) as is_json
+      from pg_catalog.pg_attribute as a
+      join pg_catalog.pg_class as c on c.oid = a.attrelid
+      join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+      join pg_catalog.pg_type as t on t.oid = a.atttypid
+     where c.relkind in ('r', 'p')
+       and not c.relispartition
+       and a.attnum > 0
+       and not a.attisdropped
+       and (t.typcategory = 'S' or a.atttypid in ('pg_catalog.json'::pg_catalog.regtype,
+                                                  'pg_catalog.jsonb'::pg_catalog.regtype))
+       and n.nspname !~ '^pg_' and n.nspname <> 'information_schema'
+       and exists (
+         select
+           from pg_catalog.unnest(array['anon', 'authenticated']) as r (role)
+           cross join pg_catalog.unnest(array['INSERT', 'UPDATE']) as p (privilege)
+          where pg_catalog.has_column_privilege(r.role, c.oid, a.attnum, p.privilege)
+       )
+  )
+  select pg_catalog.format('%I.%I.%I', w.nspname, w.relname, w.attname),
+         case
+           when l.max_bytes is null then 'no size cap in private.column_limits'
+           when w.is_json and l.max_depth is null then 'no depth cap in private.column_limits'
+           else 'no enabled trigger runs private.check_column_limits() before insert and update'
+         end
+    from writable as w
+    left join private.column_limits as l
+      on l.table_schema = w.nspname and l.table_name = w.relname and l.column_name = w.attname
+   where l.max_bytes is null
+      or (w.is_json and l.max_depth is null)
+      or not exists (
+        select
+          from pg_catalog.pg_trigger as tg
+         where tg.tgrelid = w.relid
+           and tg.tgfoid = 'private.check_column_limits()'::pg_catalog.regprocedure
+           and tg.tgenabled <> 'D'
+           -- row, before, insert and update
+           and tg.tgtype::pg_catalog.int4 & (1 | 2 | 4 | 16) = (1 | 2 | 4 | 16)
+      )
 $$;
 
 -- More than one permissive policy for a role and action: Postgres ORs them, so each one widens
@@ -415,7 +558,7 @@ create or replace function tests.multiple_permissive_policies()
 returns table (relation text, problem text)
 language sql
 stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   with per_action as (
     select n.nspname, c.relname, p.polname, a.action,
@@ -445,7 +588,7 @@ create or replace function tests.always_true_write_policies()
 returns table (policy text, problem text)
 language sql
 stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select format('%I on %I.%I', p.polname, n.nspname, c.relname),
          'write policy whose condition is always true'
@@ -466,7 +609,7 @@ create or replace function tests.anon_privileges()
 returns table (object text, problem text)
 language sql
 stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select format('%I.%I', n.nspname, c.relname),
          format('anon holds %s', string_agg(priv.name, ', ' order by priv.name))
@@ -499,7 +642,7 @@ create or replace function tests.views_bypassing_rls()
 returns table (relation text, problem text)
 language sql
 stable
-set search_path = ''
+set search_path = pg_catalog, pg_temp
 as $$
   select format('%I.%I', n.nspname, c.relname), 'view without security_invoker bypasses RLS'
     from pg_catalog.pg_class as c

@@ -43,8 +43,9 @@ select bag_eq(
      where c.conrelid = 'public.sessions'::regclass and c.contype = 'c'$$,
   array['sessions_status_valid', 'sessions_prompt_not_blank', 'sessions_prompt_length',
         'sessions_ir_version_not_negative', 'sessions_current_ir_object',
-        'sessions_metadata_object', 'sessions_current_ir_depth', 'sessions_metadata_depth'],
-  'sessions checks status, prompt, ir_version, current_ir and metadata (shape and depth)'
+        'sessions_metadata_object'],
+  'sessions checks status, prompt, ir_version, current_ir and metadata (shape; size and depth: '
+  'private.column_limits)'
 );
 
 select indexes_are(
@@ -99,9 +100,9 @@ select table_privs_are('public', 'sessions', 'service_role',
 
 select triggers_are(
   'public', 'sessions',
-  array['sessions_guard_columns', 'sessions_guard_shared_edits', 'sessions_version_ir',
-        'sessions_record_history'],
-  'sessions has the column guards and the IR history triggers'
+  array['sessions_check_limits', 'sessions_guard_columns', 'sessions_guard_shared_edits',
+        'sessions_version_ir', 'sessions_record_history'],
+  'sessions has the size caps, the column guards and the IR history triggers'
 );
 select trigger_is('public', 'sessions', 'sessions_guard_columns', 'private', 'guard_session_columns',
                   'the column guard runs private.guard_session_columns');
@@ -112,8 +113,9 @@ select is(
   (select array_agg(t.tgname::text order by t.tgname collate "C") -- noqa: RF03
      from pg_catalog.pg_trigger as t
     where t.tgrelid = 'public.sessions'::regclass and not t.tgisinternal and t.tgtype & 2 = 2),
-  array['sessions_guard_columns', 'sessions_guard_shared_edits', 'sessions_version_ir'],
-  'BEFORE triggers fire in name order: the column guards, then versioning'
+  array['sessions_check_limits', 'sessions_guard_columns', 'sessions_guard_shared_edits',
+        'sessions_version_ir'],
+  'BEFORE triggers fire in name order: the size caps, the column guards, then versioning'
 );
 
 select * from finish();

@@ -5,7 +5,8 @@ select plan(37);
 select has_table('public', 'session_history', 'public.session_history exists');
 select columns_are(
   'public', 'session_history',
-  array['session_id', 'version', 'ir_snapshot', 'change_description', 'created_at'],
+  array['session_id', 'version', 'ir_snapshot', 'change_description', 'created_at',
+        'author_id'],
   'public.session_history has exactly the history columns'
 );
 select col_type_is('public', 'session_history', 'version', 'integer', 'version is an integer');
@@ -76,14 +77,14 @@ select function_privs_are('public', 'rollback_session', array['uuid', 'integer',
 select is(
   (select p.proconfig from pg_catalog.pg_proc as p
     where p.oid = 'public.update_session_ir(uuid, jsonb, integer, text)'::regprocedure),
-  array['search_path=""'],
-  'update_session_ir has an empty fixed search_path'
+  array['search_path=pg_catalog, pg_temp'],
+  'update_session_ir searches pg_catalog first and pg_temp last'
 );
 select is(
   (select p.proconfig from pg_catalog.pg_proc as p
     where p.oid = 'public.rollback_session(uuid, integer, integer, text)'::regprocedure),
-  array['search_path=""'],
-  'rollback_session has an empty fixed search_path'
+  array['search_path=pg_catalog, pg_temp'],
+  'rollback_session searches pg_catalog first and pg_temp last'
 );
 select schema_privs_are('private', 'authenticated', array[]::text[],
                         'authenticated has no usage on schema private');

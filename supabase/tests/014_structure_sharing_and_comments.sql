@@ -35,8 +35,9 @@ select column_privs_are('public', 'session_shares', 'role', 'authenticated',
 select column_privs_are('public', 'session_shares', 'user_id', 'authenticated',
                         array['SELECT', 'INSERT'], 'a share''s grantee is set once');
 select triggers_are('public', 'session_shares',
-                    array['session_shares_check', 'session_shares_touch_updated_at'],
-                    'shares are checked and stamped by the database');
+                    array['session_shares_check', 'session_shares_check_limits',
+                          'session_shares_touch_updated_at'],
+                    'shares are checked, capped and stamped by the database');
 
 -- The helpers the policies call.
 select is_definer('private', 'owned_session_ids', array[]::name[],
@@ -56,9 +57,9 @@ select is(
     where p.pronamespace = 'private'::regnamespace
       and p.proname in ('owned_session_ids', 'shared_session_ids', 'readable_session_ids',
                         'check_session_share')
-      and p.proconfig = array['search_path=""']),
+      and p.proconfig = array['search_path=pg_catalog, pg_temp']),
   4,
-  'every SECURITY DEFINER helper has an empty fixed search_path'
+  'every SECURITY DEFINER helper searches pg_catalog first and pg_temp last'
 );
 select ok(not has_schema_privilege('authenticated', 'private', 'usage'),
           'authenticated still cannot name anything in schema private');
@@ -103,8 +104,9 @@ select column_privs_are('public', 'comments', 'body', 'authenticated',
 select column_privs_are('public', 'comments', 'session_id', 'authenticated',
                         array['SELECT', 'INSERT'], 'a comment''s session is set once');
 select triggers_are('public', 'comments',
-                    array['comments_guard_columns', 'comments_touch_updated_at'],
-                    'comments are guarded and stamped by the database');
+                    array['comments_check_limits', 'comments_guard_columns',
+                          'comments_touch_updated_at'],
+                    'comments are capped, guarded and stamped by the database');
 select is(
   -- sqlfluff takes the unnest alias r for a column of p, so RF03 calls p.schemaname inconsistent.
   (select array_agg(distinct r order by r) from pg_catalog.pg_policies as p, unnest(p.roles) as r

@@ -33,9 +33,8 @@ select bag_eq(
   $$select c.conname::text from pg_catalog.pg_constraint as c
      where c.conrelid = 'public.analytics_events'::regclass and c.contype = 'c'$$,
   array['analytics_events_event_type_format', 'analytics_events_event_data_object',
-        'analytics_events_event_data_size', 'analytics_events_prompt_type_text',
-        'analytics_events_latency_ms_not_negative'],
-  'events check type, data, prompt type and latency'
+        'analytics_events_prompt_type_text', 'analytics_events_latency_ms_not_negative'],
+  'events check type, data, prompt type and latency (size and depth: private.column_limits)'
 );
 select indexes_are('public', 'analytics_events',
                    array['analytics_events_pkey', 'analytics_events_user_id_created_at_idx',

@@ -3,7 +3,7 @@
 -- them all; then, inside this rolled-back transaction, deliberately bad objects prove that each
 -- guard does catch what it is meant to catch.
 begin;
-select plan(27);
+select plan(37);
 
 -- The schema as migrated.
 select ok(
@@ -21,6 +21,23 @@ select is_empty('select * from tests.policies_with_bare_auth_calls()',
                 'every auth.uid()/auth.jwt() in a policy is wrapped in a select');
 select is_empty('select * from tests.unsafe_security_definer_functions()',
                 'every SECURITY DEFINER function has a fixed search_path and is outside public');
+select is_empty('select * from tests.unsafe_definer_reachable_functions()',
+                'every function definer code or a policy can reach searches pg_catalog first '
+                'and pg_temp last, or (a platform helper) inherits its caller''s path');
+select is_empty(
+  $$select p.oid::regprocedure
+      from pg_catalog.pg_proc as p
+     where p.oid in ('auth.uid()'::regprocedure, 'auth.role()'::regprocedure,
+                     'auth.email()'::regprocedure, 'auth.jwt()'::regprocedure)
+       and not (p.prolang = (select l.oid from pg_catalog.pg_language as l where l.lanname = 'sql')
+                and p.provolatile = 's' and not p.prosecdef and p.proconfig is null
+                and p.prosrc !~ '::\s*(?!pg_catalog\.)[a-z"]'
+                and p.prosrc !~ '(?<!pg_catalog\.)current_setting')$$,
+  'auth.uid() & co. have Supabase Auth''s shape (sql, stable, no SET clause: inlined) and '
+  'qualify every type and function they name'
+);
+select is_empty('select * from tests.unlimited_api_writable_columns()',
+                'every text and JSON column an API role can write has a size (and depth) cap');
 select is_empty('select * from tests.multiple_permissive_policies()',
                 'at most one permissive policy per table, role and action');
 select is_empty('select * from tests.always_true_write_policies()',
@@ -147,6 +164,93 @@ select set_eq(
 select ok(
   'public.guard_probe_definer()' in (select object from tests.anon_privileges()),
   'a function in public that anon may execute is caught'
+);
+
+-- search_path: '' and pg_temp first are caught, in the app's schemas and in the helpers'.
+create function private.path_probe_empty() returns integer
+language sql security definer set search_path = '' as $$ select 1 $$;
+create function private.path_probe_temp_first() returns integer
+language sql security definer set search_path = pg_temp, pg_catalog as $$ select 1 $$;
+create function tests.path_probe_helper() returns integer
+language sql security definer set search_path = public as $$ select 1 $$;
+create function private.path_probe_safe() returns integer
+language sql security definer set search_path = pg_catalog, public, pg_temp as $$ select 1 $$;
+select set_eq(
+  $$select function, problem from tests.unsafe_security_definer_functions()
+     where function like '%path_probe%'$$,
+  $$values ('private.path_probe_empty()',
+            'security definer function with search_path "": pg_catalog must come first and '
+            'pg_temp last'),
+           ('private.path_probe_temp_first()',
+            'security definer function with search_path pg_temp, pg_catalog: pg_catalog must '
+            'come first and pg_temp last'),
+           ('tests.path_probe_helper()',
+            'security definer function with search_path public: pg_catalog must come first and '
+            'pg_temp last')$$,
+  'definer functions searching pg_temp first or not naming it are caught, by name'
+);
+select ok(
+  'private.path_probe_safe()' not in (select function from tests.unsafe_security_definer_functions()),
+  'pg_catalog first and pg_temp last passes'
+);
+
+-- What definer code reaches: an app function without a search_path, and a function a policy
+-- calls that sets an unsafe one.
+create function private.path_probe_invoker() returns integer
+language sql as $$ select 1 $$;
+create function extensions.path_probe_policy_check(id integer) returns boolean
+language sql stable set search_path = '' as $$ select id > 0 $$;
+create function extensions.path_probe_policy_inlined(id integer) returns boolean
+language sql stable as $$ select id > 0 $$;
+create policy path_probe_policy on public.guard_probe_open
+  for delete to authenticated
+  using (extensions.path_probe_policy_check(id) and extensions.path_probe_policy_inlined(id));
+select set_eq(
+  $$select function from tests.unsafe_definer_reachable_functions()
+     where function like '%path_probe%'$$,
+  array['private.path_probe_invoker()', 'extensions.path_probe_policy_check(integer)',
+        'private.path_probe_empty()', 'private.path_probe_temp_first()',
+        'tests.path_probe_helper()'],
+  'app functions without the safe path, and a policy''s function with an unsafe one, are caught'
+);
+select is(
+  (select problem from tests.unsafe_definer_reachable_functions()
+    where function = 'private.path_probe_invoker()'),
+  'function reachable from definer code or a policy without a fixed search_path',
+  'the problem names what is missing'
+);
+
+-- Size caps: a text and a JSON column authenticated may write, with no cap; then capped without
+-- a depth; then with the trigger.
+create table public.cap_probe (id integer primary key, note text, doc jsonb, n integer);
+grant insert (id, note, n) on table public.cap_probe to authenticated;
+grant update (doc) on table public.cap_probe to authenticated;
+select set_eq(
+  $$select column_name, problem from tests.unlimited_api_writable_columns()
+     where column_name like 'public.cap_probe.%'$$,
+  $$values ('public.cap_probe.note', 'no size cap in private.column_limits'),
+           ('public.cap_probe.doc', 'no size cap in private.column_limits')$$,
+  'API-writable text and JSON columns without a cap are caught, by name (integers are not)'
+);
+insert into private.column_limits (table_schema, table_name, column_name, max_bytes, max_depth)
+values ('public', 'cap_probe', 'note', 100, null), ('public', 'cap_probe', 'doc', 100, null);
+select set_eq(
+  $$select column_name, problem from tests.unlimited_api_writable_columns()
+     where column_name like 'public.cap_probe.%'$$,
+  $$values ('public.cap_probe.note',
+            'no enabled trigger runs private.check_column_limits() before insert and update'),
+           ('public.cap_probe.doc', 'no depth cap in private.column_limits')$$,
+  'a JSON column without a depth cap, and caps no trigger enforces, are caught'
+);
+update private.column_limits set max_depth = 100
+ where table_name = 'cap_probe' and column_name = 'doc';
+create trigger cap_probe_check_limits
+  before insert or update on public.cap_probe
+  for each row execute function private.check_column_limits();
+select is_empty(
+  $$select * from tests.unlimited_api_writable_columns()
+     where column_name like 'public.cap_probe.%'$$,
+  'capped columns with their trigger pass'
 );
 
 create view public.guard_probe_view as select id from public.guard_probe_open;

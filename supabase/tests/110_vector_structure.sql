@@ -117,8 +117,9 @@ select column_privs_are('public', 'session_embeddings', 'updated_at', 'authentic
 select table_privs_are('public', 'session_embeddings', 'service_role',
                        array['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
                        'service_role may read and write embeddings, not truncate');
-select triggers_are('public', 'session_embeddings', array['session_embeddings_guard'],
-                    'embeddings have their guard trigger');
+select triggers_are('public', 'session_embeddings',
+                    array['session_embeddings_check_limits', 'session_embeddings_guard'],
+                    'embeddings have their size cap and guard triggers');
 select isnt_definer('private', 'guard_session_embedding', array[]::name[],
                     'the guard runs as the caller, so it sees only the caller''s sessions');
 
@@ -165,7 +166,7 @@ select volatility_is('public', 'match_sessions',
 select bag_eq(
   $$select unnest(p.proconfig) from pg_catalog.pg_proc as p
      where p.oid = 'public.match_sessions(extensions.vector, integer, double precision)'::regprocedure$$,
-  array['search_path=""', 'hnsw.ef_search=100', 'hnsw.iterative_scan=relaxed_order',
+  array['search_path=pg_catalog, pg_temp', 'hnsw.ef_search=100', 'hnsw.iterative_scan=relaxed_order',
         'hnsw.max_scan_tuples=20000', 'plan_cache_mode=force_custom_plan'],
   'match_sessions fixes its search path and its own bounded iterative-scan settings'
 );

@@ -133,46 +133,50 @@ alter table auth.identities owner to supabase_auth_admin;
 
 grant all on auth.users, auth.identities to postgres;
 
--- JWT helpers with GoTrue's semantics: claims come from the request settings PostgREST sets;
--- a setting reads as '' after the transaction that set it ended, hence nullif.
-create or replace function auth.uid() returns uuid
+-- JWT helpers with GoTrue's semantics and shape: `language sql stable` with no SET clause, as
+-- Supabase Auth's own migrations define them, so that the planner inlines them into the policy
+-- or function that calls them. Without a SET clause a body is parsed under the caller's
+-- search_path, so every name in it is schema-qualified: called from a SECURITY DEFINER function,
+-- a bare `::uuid` would otherwise resolve to a caller's pg_temp.uuid domain and run its CHECK as
+-- the definer. Claims come from the request settings PostgREST sets; a setting reads as '' after
+-- the transaction that set it ended, hence nullif.
+create or replace function auth.uid() returns pg_catalog.uuid
 language sql stable
-set search_path = ''
 as $$
   select coalesce(
-    nullif(current_setting('request.jwt.claim.sub', true), ''),
-    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
-  )::uuid
+    nullif(pg_catalog.current_setting('request.jwt.claim.sub', true), ''),
+    (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb
+      operator(pg_catalog.->>) 'sub')
+  )::pg_catalog.uuid
 $$;
 
-create or replace function auth.role() returns text
+create or replace function auth.role() returns pg_catalog.text
 language sql stable
-set search_path = ''
 as $$
   select coalesce(
-    nullif(current_setting('request.jwt.claim.role', true), ''),
-    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
-  )::text
+    nullif(pg_catalog.current_setting('request.jwt.claim.role', true), ''),
+    (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb
+      operator(pg_catalog.->>) 'role')
+  )::pg_catalog.text
 $$;
 
-create or replace function auth.email() returns text
+create or replace function auth.email() returns pg_catalog.text
 language sql stable
-set search_path = ''
 as $$
   select coalesce(
-    nullif(current_setting('request.jwt.claim.email', true), ''),
-    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'email')
-  )::text
+    nullif(pg_catalog.current_setting('request.jwt.claim.email', true), ''),
+    (nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::pg_catalog.jsonb
+      operator(pg_catalog.->>) 'email')
+  )::pg_catalog.text
 $$;
 
-create or replace function auth.jwt() returns jsonb
+create or replace function auth.jwt() returns pg_catalog.jsonb
 language sql stable
-set search_path = ''
 as $$
   select coalesce(
-    nullif(current_setting('request.jwt.claim', true), ''),
-    nullif(current_setting('request.jwt.claims', true), '')
-  )::jsonb
+    nullif(pg_catalog.current_setting('request.jwt.claim', true), ''),
+    nullif(pg_catalog.current_setting('request.jwt.claims', true), '')
+  )::pg_catalog.jsonb
 $$;
 
 alter function auth.uid() owner to supabase_auth_admin;
@@ -191,3 +195,8 @@ begin
 end
 $$;
 alter publication supabase_realtime owner to postgres;
+
+-- The revision of this layer, so that lift-db re-applies it (every statement above is
+-- idempotent) to a local database made with an older one. A real Supabase database carries no
+-- such marker and is never touched.
+comment on schema extensions is 'lift-db platform layer 2';

@@ -15,9 +15,11 @@ alice.record_event("ir_generated", session_id=session.id, latency_ms=840)
 from lift_db.store.errors import (
     InvalidInputError,
     NotFoundError,
+    PayloadTooLargeError,
     PermissionDeniedError,
     StoreError,
     StoreUnavailableError,
+    UndecodableValueError,
     VersionConflictError,
 )
 from lift_db.store.factory import make_store
@@ -45,6 +47,7 @@ __all__ = [
     "InvalidInputError",
     "NewSession",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PermissionDeniedError",
     "PostgresSessionStore",
     "PromptSession",
@@ -57,6 +60,7 @@ __all__ = [
     "SimilarSession",
     "StoreError",
     "StoreUnavailableError",
+    "UndecodableValueError",
     "VersionConflictError",
     "make_store",
 ]

@@ -17,6 +17,17 @@ class InvalidInputError(StoreError, ValueError):
     """The request is malformed: bad id, unknown status, empty prompt, non-object IR, …"""
 
 
+class PayloadTooLargeError(InvalidInputError):
+    """A value is over its size or depth cap (the database's private.column_limits, SQLSTATE
+    54000): the message names the column, its size and the cap. Nothing was written."""
+
+
+class UndecodableValueError(StoreError):
+    """The database returned a value the store cannot decode (JSON nested beyond what Python's
+    decoder can follow, written before the caps existed or around them). Nothing was changed;
+    the row needs repair by an operator."""
+
+
 class NotFoundError(StoreError, LookupError):
     """The session (or version) does not exist for this user: missing, or someone else's."""
 

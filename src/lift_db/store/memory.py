@@ -139,7 +139,9 @@ class _MemoryView:
         entries = self._data.history.setdefault(session.id, [])
         # The database stores an empty description as none; so does this store.
         entries.append(
-            HistoryEntry(session.id, version, copy.deepcopy(ir), description or None, now)
+            HistoryEntry(
+                session.id, version, copy.deepcopy(ir), description or None, now, self._user
+            )
         )
         return replace(session, current_ir=copy.deepcopy(ir), ir_version=version)
 

@@ -92,6 +92,8 @@ class HistoryEntry:
     ir_snapshot: JsonObject
     change_description: str | None
     created_at: datetime
+    # The signed-in user who wrote the version; None when the service (or no user) wrote it.
+    author_id: UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,7 @@ def history_from_row(row: Mapping[str, Any]) -> HistoryEntry:
         ir_snapshot=row["ir_snapshot"],
         change_description=row["change_description"],
         created_at=row["created_at"],
+        author_id=row["author_id"],
     )
 
 

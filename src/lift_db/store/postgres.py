@@ -3,7 +3,11 @@
 Every call runs in one transaction that first switches to the API role and sets the JWT claims,
 exactly as PostgREST does per request (`set_config('role', …, true)`,
 `set_config('request.jwt.claims', …, true)`), so the same policies that guard the Supabase API
-guard this store: a bug in the app cannot read or change another user's sessions. Nothing is
+guard this store: a bug in the app cannot read or change another user's sessions. Like
+PostgREST, it also applies the role's own settings (`alter role … set`, such as
+statement_timeout: 8 s for authenticated), which a role would otherwise get only at login; they
+are read once per store and role. JSON the store cannot decode (nested beyond what Python's
+decoder follows) raises UndecodableValueError rather than crashing the caller. Nothing is
 prepared server-side and no session state outlives a transaction, so the store works behind
 Supabase's transaction-mode pooler.
 """
@@ -11,13 +15,14 @@ Supabase's transaction-mode pooler.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
 from psycopg.rows import DictRow, dict_row
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from lift_db.store import queries as q
@@ -26,6 +31,7 @@ from lift_db.store.errors import (
     NotFoundError,
     PermissionDeniedError,
     StoreUnavailableError,
+    UndecodableValueError,
     VersionConflictError,
 )
 from lift_db.store.models import (
@@ -62,6 +68,43 @@ from lift_db.store.sqlstate import is_retryable, map_error
 T = TypeVar("T")
 Cursor = psycopg.Cursor[DictRow]
 MAX_ATTEMPTS = 3
+# A role's settings as ROLE_SETTINGS reads them: names and values, in the order to apply them.
+RoleSettings = tuple[list[str], list[str]]
+
+
+def _decode_json(data: bytes | bytearray | memoryview | str) -> Any:
+    """json.loads, except that a value too deep for Python's decoder is the store's own error."""
+    try:
+        return json.loads(bytes(data) if isinstance(data, memoryview) else data)
+    except RecursionError:
+        raise UndecodableValueError(
+            "the database returned JSON nested too deeply to decode; an operator must repair the "
+            "row (values written now are capped at 100 levels)"
+        ) from None
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    set_json_loads(_decode_json, conn)
+
+
+class _RoleSettingsCache:
+    """Each role's settings, read on first use (PostgREST likewise reads them once)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_role: dict[str, RoleSettings] = {}
+
+    def get(self, cur: Cursor, role: str) -> RoleSettings:
+        with self._lock:
+            cached = self._by_role.get(role)
+        if cached is not None:
+            return cached
+        cur.execute(q.ROLE_SETTINGS, (role,))
+        rows = cur.fetchall()
+        settings: RoleSettings = ([r["name"] for r in rows], [r["value"] for r in rows])
+        with self._lock:
+            self._by_role[role] = settings
+        return settings
 
 
 class PostgresSessionStore:
@@ -77,6 +120,7 @@ class PostgresSessionStore:
             timeout=timeout,
             # Autocommit: transactions are explicit; no prepared statements (pooler-safe).
             kwargs={"autocommit": True, "prepare_threshold": None},
+            configure=_configure,
             open=False,
             name="lift-db-store",
         )
@@ -85,14 +129,17 @@ class PostgresSessionStore:
         except PoolTimeout as exc:
             self._pool.close()
             raise StoreUnavailableError(f"cannot connect to the database: {exc}") from exc
+        self._settings = _RoleSettingsCache()
 
     def for_user(self, user_id: UUID | str) -> PostgresSessionView:
         uid = parse_uuid(user_id, "user id")
         claims = {"sub": str(uid), "role": "authenticated", "aud": "authenticated"}
-        return PostgresSessionView(self._pool, "authenticated", claims, uid)
+        return PostgresSessionView(self._pool, "authenticated", claims, uid, self._settings)
 
     def service(self) -> PostgresSessionView:
-        return PostgresSessionView(self._pool, "service_role", {"role": "service_role"}, None)
+        return PostgresSessionView(
+            self._pool, "service_role", {"role": "service_role"}, None, self._settings
+        )
 
     def close(self) -> None:
         self._pool.close()
@@ -108,12 +155,18 @@ class PostgresSessionView:
     """The store as one user (or as service_role) sees it."""
 
     def __init__(
-        self, pool: ConnectionPool, role: str, claims: dict[str, str], user_id: UUID | None
+        self,
+        pool: ConnectionPool,
+        role: str,
+        claims: dict[str, str],
+        user_id: UUID | None,
+        settings: _RoleSettingsCache,
     ) -> None:
         self._pool = pool
         self._role = role
         self._claims = json.dumps(claims)
         self._user = user_id
+        self._settings = settings
 
     def _run(self, work: Callable[[Cursor], T], session_id: UUID | None = None) -> T:
         """Run `work` in one transaction as this view's role, retrying collisions (no writes)."""
@@ -124,7 +177,8 @@ class PostgresSessionView:
                     conn.transaction(),
                     conn.cursor(row_factory=dict_row) as cur,
                 ):
-                    cur.execute(q.ACT_AS, (self._role, self._claims))
+                    names, values = self._settings.get(cur, self._role)
+                    cur.execute(q.ACT_AS, (self._role, self._claims, names, values))
                     return work(cur)
             except psycopg.Error as exc:
                 if is_retryable(exc) and attempt < MAX_ATTEMPTS:

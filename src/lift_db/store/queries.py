@@ -8,9 +8,31 @@ from __future__ import annotations
 
 from typing import LiteralString
 
-ACT_AS: LiteralString = (
-    "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
-)
+# What PostgREST does at the start of every request: the role, the claims, and the role's own
+# settings (ROLE_SETTINGS: statement_timeout and the like, which a role gets only at login
+# otherwise), each for this transaction alone.
+ACT_AS: LiteralString = """
+select set_config('role', %s, true),
+       set_config('request.jwt.claims', %s, true),
+       (select count(set_config(s.name, s.value, true))
+          from unnest(%s::text[], %s::text[]) as s (name, value))
+"""
+
+# The settings ALTER ROLE … SET gave a role (this database's over every database's), limited to
+# those any user may set. Read once per store and role, as PostgREST reads them at startup.
+ROLE_SETTINGS: LiteralString = """
+select split_part(c.setting, '=', 1) as name,
+       substr(c.setting, strpos(c.setting, '=') + 1) as value
+  from pg_catalog.pg_db_role_setting as s
+ cross join lateral unnest(s.setconfig) with ordinality as c (setting, position)
+  join pg_catalog.pg_settings as p on p.name = split_part(c.setting, '=', 1)
+ where s.setrole = (select r.oid from pg_catalog.pg_roles as r where r.rolname = %s)
+   and s.setdatabase in (
+     0, (select d.oid from pg_catalog.pg_database as d where d.datname = current_database())
+   )
+   and p.context = 'user'
+ order by s.setdatabase, c.position
+"""
 
 SET_CHANGE_DESCRIPTION: LiteralString = "select set_config('lift.change_description', %s, true)"
 
@@ -79,7 +101,7 @@ DELETE_SESSION: LiteralString = "delete from public.sessions where id = %s retur
 SESSION_EXISTS: LiteralString = "select 1 from public.sessions where id = %s"
 
 HISTORY: LiteralString = """
-select session_id, version, ir_snapshot, change_description, created_at
+select session_id, version, ir_snapshot, change_description, created_at, author_id
   from public.session_history
  where session_id = %s
  order by version

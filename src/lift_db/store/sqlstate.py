@@ -11,6 +11,7 @@ from lift_db.store.errors import (
     ConflictError,
     InvalidInputError,
     NotFoundError,
+    PayloadTooLargeError,
     PermissionDeniedError,
     StoreError,
     StoreUnavailableError,
@@ -39,9 +40,10 @@ INVALID_INPUT = {
     "23505",  # unique violation (the id already exists)
     "23514",  # check violation (status, prompt bounds, JSON shapes)
     "428C9",  # a database-owned column was written
-    "54000",  # program limit exceeded (JSON too deep)
     "54001",  # statement too complex
 }
+# A value over its cap in private.column_limits (size or JSON depth); PostgREST answers 413.
+PAYLOAD_TOO_LARGE = {"54000"}
 _CURRENT = re.compile(r"current_version=(\d+)")
 
 
@@ -64,6 +66,8 @@ def map_error(exc: psycopg.Error, session_id: UUID | None = None) -> StoreError:
         return NotFoundError(message)
     if state in PERMISSION:
         return PermissionDeniedError(message)
+    if state in PAYLOAD_TOO_LARGE:
+        return PayloadTooLargeError(message)
     if state in INVALID_INPUT:
         return InvalidInputError(message)
     if state in RETRYABLE:
