@@ -213,7 +213,7 @@ def test_a_delete_carries_only_the_primary_key(slot: Slot, user: uuid.UUID) -> N
             " values ('secret prompt', '{\"secret\": true}') returning id"
         ).fetchone()
         assert row is not None
-        conn.execute("delete from public.sessions where id = %s", (row[0],))
+        conn.execute("select public.delete_session(%s)", (row[0],))
         conn.commit()
 
     deletes = [c for c in slot.changes() if c.kind == "delete" and c.relation == "public.sessions"]

@@ -1,6 +1,6 @@
 -- public.sessions: columns, defaults, checks, indexes, grants, policies and triggers.
 begin;
-select plan(45);
+select plan(46);
 
 select has_table('public', 'sessions', 'public.sessions exists');
 select columns_are(
@@ -84,8 +84,10 @@ select is(
 
 select table_privs_are('public', 'sessions', 'anon', array[]::text[],
                        'anon has no privilege on sessions');
-select table_privs_are('public', 'sessions', 'authenticated', array['SELECT', 'DELETE'],
-                       'authenticated selects and deletes whole rows; inserts and updates by column');
+select table_privs_are('public', 'sessions', 'authenticated', array['SELECT'],
+                       'authenticated selects whole rows; writes by column, deletes by function');
+select column_privs_are('public', 'sessions', 'id', 'authenticated', array['SELECT'],
+                        'the database generates session ids');
 select column_privs_are('public', 'sessions', 'current_ir', 'authenticated',
                         array['SELECT', 'INSERT', 'UPDATE'], 'authenticated may write current_ir');
 select column_privs_are('public', 'sessions', 'user_id', 'authenticated', array['SELECT', 'INSERT'],

@@ -1,7 +1,7 @@
 -- public.repositories, public.favourite_repositories and public.user_preferences: keys, foreign
 -- keys, grants and policies.
 begin;
-select plan(30);
+select plan(31);
 
 select has_table('public', 'repositories', 'public.repositories exists');
 select columns_are(
@@ -26,8 +26,10 @@ select policies_are('public', 'repositories',
                     'public.repositories has one owner-only policy per action');
 select table_privs_are('public', 'repositories', 'anon', array[]::text[],
                        'anon has no privilege on repositories');
-select table_privs_are('public', 'repositories', 'authenticated', array['SELECT', 'DELETE'],
-                       'authenticated selects and deletes whole rows; writes by column');
+select table_privs_are('public', 'repositories', 'authenticated', array['SELECT'],
+                       'authenticated selects whole rows; writes by column, deletes by function');
+select column_privs_are('public', 'repositories', 'id', 'authenticated', array['SELECT'],
+                        'the database generates repository ids');
 select column_privs_are('public', 'repositories', 'user_id', 'authenticated',
                         array['SELECT', 'INSERT'], 'the owner of a cached repository is set once');
 
@@ -49,8 +51,8 @@ select policies_are('public', 'favourite_repositories',
                     'favourites are read, added and removed by their owner; never updated');
 select table_privs_are('public', 'favourite_repositories', 'anon', array[]::text[],
                        'anon has no privilege on favourites');
-select table_privs_are('public', 'favourite_repositories', 'authenticated', array['SELECT', 'DELETE'],
-                       'authenticated reads and removes favourites, adds them by column');
+select table_privs_are('public', 'favourite_repositories', 'authenticated', array['SELECT'],
+                       'authenticated reads favourites, adds them by column, removes by function');
 select table_privs_are('public', 'favourite_repositories', 'service_role',
                        array['SELECT', 'INSERT', 'DELETE'], 'service_role never updates a favourite');
 

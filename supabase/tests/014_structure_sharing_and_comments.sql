@@ -1,7 +1,7 @@
 -- public.session_shares, public.comments and the access helpers: keys, grants, policies,
 -- triggers, and the security mode of every function the policies call.
 begin;
-select plan(41);
+select plan(42);
 
 select has_table('public', 'session_shares', 'public.session_shares exists');
 select columns_are('public', 'session_shares',
@@ -24,18 +24,20 @@ select has_index('public', 'session_shares', 'session_shares_user_id_session_id_
                  array['user_id', 'session_id'], 'sessions shared with a user come from one index');
 select policies_are('public', 'session_shares',
                     array['session_shares_select_owner_or_grantee', 'session_shares_insert_owner',
-                          'session_shares_update_owner', 'session_shares_delete_owner'],
+                          'session_shares_update_owner',
+                          'session_shares_delete_owner_or_grantee'],
                     'public.session_shares has one policy per action');
 select table_privs_are('public', 'session_shares', 'anon', array[]::text[],
                        'anon has no privilege on shares');
-select table_privs_are('public', 'session_shares', 'authenticated', array['SELECT', 'DELETE'],
-                       'authenticated reads and deletes shares, writes them by column');
+select table_privs_are('public', 'session_shares', 'authenticated', array['SELECT'],
+                       'authenticated reads shares, writes them by column, deletes by function');
 select column_privs_are('public', 'session_shares', 'role', 'authenticated',
                         array['SELECT', 'INSERT', 'UPDATE'], 'a share''s role can be changed');
 select column_privs_are('public', 'session_shares', 'user_id', 'authenticated',
                         array['SELECT', 'INSERT'], 'a share''s grantee is set once');
 select triggers_are('public', 'session_shares',
                     array['session_shares_check', 'session_shares_check_limits',
+                          'session_shares_key_belongs_to_caller',
                           'session_shares_touch_updated_at'],
                     'shares are checked, capped and stamped by the database');
 
@@ -101,6 +103,8 @@ select table_privs_are('public', 'comments', 'anon', array[]::text[],
                        'anon has no privilege on comments');
 select column_privs_are('public', 'comments', 'body', 'authenticated',
                         array['SELECT', 'INSERT', 'UPDATE'], 'only the body of a comment is editable');
+select column_privs_are('public', 'comments', 'id', 'authenticated', array['SELECT'],
+                        'the database generates comment ids');
 select column_privs_are('public', 'comments', 'session_id', 'authenticated',
                         array['SELECT', 'INSERT'], 'a comment''s session is set once');
 select triggers_are('public', 'comments',

@@ -3,7 +3,7 @@
 -- none of Alice's sessions and his writes to them affect nothing; service_role sees and manages
 -- every session, yet not even it can change a session's owner.
 begin;
-select plan(28);
+select plan(30);
 
 select tests.create_supabase_user('alice');
 select tests.create_supabase_user('bob');
@@ -61,10 +61,14 @@ select throws_ok(
   '42501', 'new row violates row-level security policy for table "sessions"',
   'Alice cannot create a session owned by Bob'
 );
-select results_eq(
-  $$delete from public.sessions where prompt = 'alice prompt two' returning prompt$$,
-  $$values ('alice prompt two')$$,
-  'Alice deletes her own session'
+select throws_ok(
+  $$delete from public.sessions where prompt = 'alice prompt two'$$,
+  '42501', 'permission denied for table sessions',
+  'not even the owner deletes through the table (no table-level DELETE: no table locks)'
+);
+select lives_ok(
+  $$select public.delete_session(tests.get_session_id('alice prompt two'))$$,
+  'Alice deletes her own session with public.delete_session'
 );
 
 -- Bob, another user
@@ -76,9 +80,10 @@ select is_empty(
      where user_id = tests.get_supabase_uid('alice') returning id$$,
   'Bob''s update of Alice''s sessions affects 0 rows'
 );
-select is_empty(
-  $$delete from public.sessions where user_id = tests.get_supabase_uid('alice') returning id$$,
-  'Bob''s delete of Alice''s sessions affects 0 rows'
+select throws_ok(
+  $$select public.delete_session(tests.get_session_id('alice prompt one'))$$,
+  'PT404', format('session %s not found', tests.get_session_id('alice prompt one')),
+  'to Bob, Alice''s session does not exist for delete_session'
 );
 select throws_ok(
   $$insert into public.sessions (user_id, prompt)
@@ -159,11 +164,12 @@ select results_eq(
   $$values ('{"holes": []}'::jsonb)$$,
   'Bob updates his own session'
 );
-select results_eq(
-  $$delete from public.sessions where prompt = 'bob prompt' returning prompt$$,
-  $$values ('bob prompt')$$,
+select lives_ok(
+  $$select public.delete_session(tests.get_session_id('bob prompt'))$$,
   'Bob deletes his own session'
 );
+select is_empty($$select 1 from public.sessions where prompt = 'bob prompt'$$,
+                'and it is gone');
 
 select * from finish();
 rollback;

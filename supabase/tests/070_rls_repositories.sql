@@ -5,7 +5,7 @@
 -- file one under Bob's name; anon is refused; service_role manages every cache, yet cannot point
 -- a user's favourite at another user's repository.
 begin;
-select plan(39);
+select plan(41);
 
 select tests.create_supabase_user('alice');
 select tests.create_supabase_user('bob');
@@ -70,6 +70,10 @@ select throws_ok(
   'a favourite is added or removed, never changed'
 );
 
+select set_config('test.alices_repository',
+                  (select r.id::text from public.repositories as r where r.name = 'secret-engine'),
+                  true);
+
 -- Bob, another user (and editor of one of Alice's sessions)
 select tests.authenticate_as('bob');
 select lives_ok(
@@ -89,9 +93,10 @@ select is_empty(
     returning id$$,
   'Bob''s update of Alice''s repository affects 0 rows'
 );
-select is_empty(
-  $$delete from public.repositories where owner = 'alice-co' returning id$$,
-  'Bob''s delete of Alice''s repository affects 0 rows'
+select throws_ok(
+  $$select public.delete_repository(current_setting('test.alices_repository')::uuid)$$,
+  'PT404', format('repository %s not found', current_setting('test.alices_repository')),
+  'to Bob, Alice''s repository does not exist for delete_repository'
 );
 select throws_ok(
   $$insert into public.favourite_repositories (user_id, repository_id)
@@ -100,9 +105,10 @@ select throws_ok(
   '42501', 'new row violates row-level security policy for table "favourite_repositories"',
   'Bob cannot add a favourite to Alice''s list'
 );
-select is_empty(
-  'delete from public.favourite_repositories returning repository_id',
-  'Bob''s delete of Alice''s favourites affects 0 rows'
+select throws_ok(
+  $$select public.delete_favourite_repository(current_setting('test.alices_repository')::uuid)$$,
+  'PT404', format('favourite repository %s not found', current_setting('test.alices_repository')),
+  'to Bob, Alice''s favourite does not exist for delete_favourite_repository'
 );
 
 -- Alice cannot favour Bob's repository: the key (repository_id, user_id) has no such pair.
@@ -200,9 +206,11 @@ select results_eq(
   array['secret-engine'],
   'Alice''s favourites are intact after everyone tried'
 );
-select results_eq(
-  $$delete from public.favourite_repositories returning user_id$$,
-  $$select tests.get_supabase_uid('alice')$$,
+select throws_ok('delete from public.favourite_repositories', '42501',
+                 'permission denied for table favourite_repositories',
+                 'not even the owner deletes favourites through the table (no table locks)');
+select lives_ok(
+  $$select public.delete_favourite_repository(current_setting('test.alices_repository')::uuid)$$,
   'the owner removes a favourite'
 );
 select lives_ok(
@@ -210,9 +218,11 @@ select lives_ok(
     select r.id from public.repositories as r where r.name = 'secret-engine'$$,
   'and adds it back'
 );
-select results_eq(
-  $$delete from public.repositories where name = 'secret-engine' returning name$$,
-  $$values ('secret-engine')$$,
+select throws_ok('delete from public.repositories', '42501',
+                 'permission denied for table repositories',
+                 'not even the owner deletes repositories through the table (no table locks)');
+select lives_ok(
+  $$select public.delete_repository(current_setting('test.alices_repository')::uuid)$$,
   'the owner evicts a repository from her cache'
 );
 select is_empty('select * from public.favourite_repositories',

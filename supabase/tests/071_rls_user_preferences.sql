@@ -2,7 +2,7 @@
 -- Each reads, writes and resets only their own; Bob (editor of a session Alice shared with him)
 -- sees and changes nothing of Alice's; anon is refused; service_role manages everyone's.
 begin;
-select plan(20);
+select plan(21);
 
 select tests.create_supabase_user('alice');
 select tests.create_supabase_user('bob');
@@ -52,10 +52,10 @@ select is_empty(
      where user_id = tests.get_supabase_uid('alice') returning user_id$$,
   'Bob''s update of Alice''s settings affects 0 rows'
 );
-select is_empty(
-  $$delete from public.user_preferences where user_id = tests.get_supabase_uid('alice')
-    returning user_id$$,
-  'Bob''s delete of Alice''s settings affects 0 rows'
+select throws_ok(
+  $$delete from public.user_preferences where user_id = tests.get_supabase_uid('alice')$$,
+  '42501', 'permission denied for table user_preferences',
+  'Bob cannot delete through the table (public.delete_user_preferences removes only his own)'
 );
 
 -- anon
@@ -104,12 +104,10 @@ select tests.authenticate_as('alice');
 select results_eq('select settings from public.user_preferences',
                   $$values ('{"theme": "light", "font": 14}'::jsonb)$$,
                   'Alice''s settings are intact after everyone tried');
-select results_eq(
-  $$delete from public.user_preferences returning user_id$$,
-  $$select tests.get_supabase_uid('alice')$$,
-  'the owner resets her settings'
-);
+select lives_ok('select public.delete_user_preferences()', 'the owner resets her settings');
 select is_empty('select * from public.user_preferences', 'and has none left');
+select throws_ok('select public.delete_user_preferences()', 'PT404', 'user preferences not found',
+                 'resetting settings that are not there says so');
 
 select * from finish();
 rollback;

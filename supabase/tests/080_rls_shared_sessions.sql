@@ -45,9 +45,10 @@ select throws_ok(
   'PT404', format('session %s not found', tests.get_session_id('shared prompt')),
   'rollback_session does not find a session the viewer may only read'
 );
-select is_empty(
-  $$delete from public.sessions where prompt = 'shared prompt' returning id$$,
-  'the viewer''s delete affects 0 rows'
+select throws_ok(
+  $$select public.delete_session(tests.get_session_id('shared prompt'))$$,
+  '42501', format('only the owner of session %s can delete it', tests.get_session_id('shared prompt')),
+  'the viewer cannot delete the session'
 );
 select throws_ok(
   $$insert into public.sessions (user_id, prompt)
@@ -123,9 +124,10 @@ select throws_ok(
      where prompt = 'shared prompt'$$,
   '42501', 'permission denied for table sessions', 'the editor cannot take the session over'
 );
-select is_empty(
-  $$delete from public.sessions where prompt = 'shared prompt' returning id$$,
-  'the editor''s delete affects 0 rows'
+select throws_ok(
+  $$select public.delete_session(tests.get_session_id('shared prompt'))$$,
+  '42501', format('only the owner of session %s can delete it', tests.get_session_id('shared prompt')),
+  'the editor cannot delete the session'
 );
 select throws_ok(
   $$insert into public.sessions (user_id, prompt)
@@ -152,9 +154,10 @@ select is_empty(
     returning id$$,
   'the stranger''s update affects 0 rows'
 );
-select is_empty(
-  $$delete from public.sessions where prompt = 'shared prompt' returning id$$,
-  'the stranger''s delete affects 0 rows'
+select throws_ok(
+  $$select public.delete_session(tests.get_session_id('shared prompt'))$$,
+  'PT404', format('session %s not found', tests.get_session_id('shared prompt')),
+  'to the stranger, the session does not exist for delete_session'
 );
 
 -- anon
@@ -186,12 +189,9 @@ select results_eq(
 );
 
 -- Revoking: Erin loses access at once.
-select results_eq(
-  $$delete from public.session_shares
-     where session_id = tests.get_session_id('shared prompt')
-       and user_id = tests.get_supabase_uid('erin')
-    returning role$$,
-  $$values ('editor')$$,
+select lives_ok(
+  $$select public.delete_session_share(tests.get_session_id('shared prompt'),
+                                       tests.get_supabase_uid('erin'))$$,
   'the owner unshares the session with the editor'
 );
 select tests.authenticate_as('erin');
@@ -240,9 +240,8 @@ select results_eq(
 
 -- Deleting a shared session takes its shares with it.
 select tests.authenticate_as('alice');
-select results_eq(
-  $$delete from public.sessions where prompt = 'shared prompt' returning prompt$$,
-  $$values ('shared prompt')$$,
+select lives_ok(
+  $$select public.delete_session(tests.get_session_id('shared prompt'))$$,
   'the owner deletes her shared session'
 );
 select tests.clear_authentication();

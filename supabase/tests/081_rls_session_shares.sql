@@ -1,11 +1,11 @@
 -- Who may do what to public.session_shares. Alice owns a session shared with Erin (editor) and
--- Victor (viewer); Mallory is a stranger. Only Alice shares, changes a role and unshares; Erin
--- and Victor each see their own share and cannot re-share, promote themselves or unshare anyone;
--- Mallory cannot share Alice's session with herself; anon is refused; service_role manages any
+-- Victor (viewer); Mallory is a stranger. Only Alice shares, changes a role and unshares others;
+-- Erin and Victor each see their own share and cannot re-share, promote themselves or unshare
+-- anyone else, but each may leave (remove their own share); Mallory cannot share Alice's session with herself; anon is refused; service_role manages any
 -- share. The policies of sessions and session_shares read each other's tables through helpers,
 -- and no query here recurses.
 begin;
-select plan(34);
+select plan(40);
 
 select tests.create_supabase_user('alice');
 select tests.create_supabase_user('erin');
@@ -49,9 +49,11 @@ select is_empty(
   $$update public.session_shares set role = 'viewer' returning session_id$$,
   'the stranger''s role change affects 0 rows'
 );
-select is_empty(
-  'delete from public.session_shares returning session_id',
-  'the stranger''s unshare affects 0 rows'
+select throws_ok(
+  $$select public.delete_session_share(tests.get_session_id('shared prompt'),
+                                       tests.get_supabase_uid('erin'))$$,
+  'PT404', format('session %s not found', tests.get_session_id('shared prompt')),
+  'to the stranger, the session does not exist for delete_session_share'
 );
 select is_empty('select * from public.sessions where prompt = ''shared prompt''',
                 'the stranger still cannot read the session');
@@ -62,10 +64,9 @@ select results_eq(
   $$values ('viewer')$$,
   'the stranger shares her own session: the wall is ownership, not the action'
 );
-select results_eq(
-  $$delete from public.session_shares where session_id = tests.get_session_id('mallory prompt')
-    returning user_id$$,
-  $$select tests.get_supabase_uid('alice')$$,
+select lives_ok(
+  $$select public.delete_session_share(tests.get_session_id('mallory prompt'),
+                                       tests.get_supabase_uid('alice'))$$,
   'and unshares it again'
 );
 
@@ -85,9 +86,12 @@ select throws_ok(
   '42501', 'new row violates row-level security policy for table "session_shares"',
   'the viewer cannot re-share'
 );
-select is_empty(
-  'delete from public.session_shares returning user_id',
-  'the viewer cannot remove a share, not even his own'
+select throws_ok(
+  $$select public.delete_session_share(tests.get_session_id('shared prompt'),
+                                       tests.get_supabase_uid('erin'))$$,
+  '42501', format('only the owner of session %s can unshare it',
+                  tests.get_session_id('shared prompt')),
+  'the viewer cannot remove another grantee''s share'
 );
 
 -- Erin, editor
@@ -106,9 +110,11 @@ select is_empty(
      where user_id = tests.get_supabase_uid('victor') returning role$$,
   'the editor cannot promote the viewer'
 );
-select is_empty(
-  $$delete from public.session_shares where user_id = tests.get_supabase_uid('victor')
-    returning user_id$$,
+select throws_ok(
+  $$select public.delete_session_share(tests.get_session_id('shared prompt'),
+                                       tests.get_supabase_uid('victor'))$$,
+  '42501', format('only the owner of session %s can unshare it',
+                  tests.get_session_id('shared prompt')),
   'the editor cannot unshare the viewer'
 );
 select throws_ok(
@@ -143,11 +149,22 @@ select throws_ok(
   '23505', null,
   'a user has at most one share of a session'
 );
-select results_eq(
-  $$delete from public.session_shares where user_id = tests.get_supabase_uid('mallory')
-    returning user_id$$,
-  $$select tests.get_supabase_uid('mallory')$$,
+select throws_ok(
+  $$delete from public.session_shares where user_id = tests.get_supabase_uid('mallory')$$,
+  '42501', 'permission denied for table session_shares',
+  'not even the owner deletes shares through the table (no table locks)'
+);
+select lives_ok(
+  $$select public.delete_session_share(tests.get_session_id('shared prompt'),
+                                       tests.get_supabase_uid('mallory'))$$,
   'the owner unshares'
+);
+select throws_ok(
+  $$select public.delete_session_share(tests.get_session_id('shared prompt'),
+                                       tests.get_supabase_uid('mallory'))$$,
+  'PT404', format('session %s is not shared with user %s', tests.get_session_id('shared prompt'),
+                  tests.get_supabase_uid('mallory')),
+  'unsharing what is not shared says so'
 );
 select throws_ok(
   $$update public.session_shares set session_id = tests.get_session_id('mallory prompt')$$,
@@ -200,6 +217,25 @@ select results_eq(
   $$values (tests.get_supabase_uid('erin'), 'editor'), (tests.get_supabase_uid('victor'), 'editor')$$,
   'after everyone tried, the shares are exactly what the owner made them'
 );
+
+-- A grantee may leave a share pushed on them.
+select tests.authenticate_as('victor');
+select lives_ok(
+  $$select public.delete_session_share(tests.get_session_id('shared prompt'),
+                                       tests.get_supabase_uid('victor'))$$,
+  'a grantee removes his own share'
+);
+select is_empty('select * from public.sessions', 'and no longer sees the session');
+select throws_ok(
+  $$select public.delete_session_share(tests.get_session_id('shared prompt'),
+                                       tests.get_supabase_uid('victor'))$$,
+  'PT404', format('session %s not found', tests.get_session_id('shared prompt')),
+  'leaving again: the session no longer exists for him'
+);
+select tests.authenticate_as('alice');
+select results_eq('select user_id, role from public.session_shares',
+                  $$values (tests.get_supabase_uid('erin'), 'editor')$$,
+                  'the owner sees the share gone');
 
 select * from finish();
 rollback;

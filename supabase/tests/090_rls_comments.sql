@@ -5,7 +5,7 @@
 -- comment. Mallory sees and writes nothing, anon is refused, service_role manages every comment.
 -- A viewer whose share is revoked loses his comments' thread with it.
 begin;
-select plan(39);
+select plan(40);
 
 select tests.create_supabase_user('alice');
 select tests.create_supabase_user('erin');
@@ -46,6 +46,11 @@ select throws_ok(
   '42501', 'new row violates row-level security policy for table "comments"',
   'the viewer cannot comment in the owner''s name'
 );
+select tests.clear_authentication();
+create temporary table comment_ids on commit drop as
+select c.id, pg_catalog.split_part(c.body, ':', 1) as who from public.comments as c;
+grant select on comment_ids to authenticated;
+select tests.authenticate_as('victor');
 select results_eq(
   'select body from public.comments order by body',
   array['alice: the session', 'erin: on version 2', 'victor: on version 1'],
@@ -62,8 +67,10 @@ select is_empty(
     returning id$$,
   'the viewer cannot edit the owner''s comment'
 );
-select is_empty(
-  $$delete from public.comments where body = 'erin: on version 2' returning id$$,
+select throws_ok(
+  $$select public.delete_comment((select id from comment_ids where who = 'erin'))$$,
+  '42501', format('only the author of comment %s or the session''s owner can delete it',
+                  (select id from comment_ids where who = 'erin')),
   'the viewer cannot delete the editor''s comment'
 );
 select throws_ok(
@@ -83,13 +90,19 @@ select is_empty(
   $$update public.comments set body = 'rewritten by erin' where body like 'victor:%' returning id$$,
   'the editor cannot edit the viewer''s comment'
 );
-select is_empty(
-  $$delete from public.comments where body like 'victor:%' returning id$$,
+select throws_ok(
+  $$select public.delete_comment((select id from comment_ids where who = 'victor'))$$,
+  '42501', format('only the author of comment %s or the session''s owner can delete it',
+                  (select id from comment_ids where who = 'victor')),
   'the editor cannot delete the viewer''s comment'
 );
-select results_eq(
-  $$delete from public.comments where body = 'erin: on version 2' returning body$$,
-  $$values ('erin: on version 2')$$,
+select throws_ok(
+  $$delete from public.comments where body = 'erin: on version 2'$$,
+  '42501', 'permission denied for table comments',
+  'not even the author deletes through the table (no table locks)'
+);
+select lives_ok(
+  $$select public.delete_comment((select id from comment_ids where who = 'erin'))$$,
   'the editor deletes her own comment'
 );
 
@@ -106,7 +119,11 @@ select is_empty(
   $$update public.comments set body = 'mallory' returning id$$,
   'the stranger''s edit affects 0 rows'
 );
-select is_empty('delete from public.comments returning id', 'the stranger''s delete affects 0 rows');
+select throws_ok(
+  $$select public.delete_comment((select id from comment_ids where who = 'alice'))$$,
+  'PT404', format('comment %s not found', (select id from comment_ids where who = 'alice')),
+  'to the stranger, the comment does not exist for delete_comment'
+);
 select results_eq(
   $$insert into public.comments (session_id, body)
     values (tests.get_session_id('mallory prompt'), 'mallory: my own') returning body$$,
@@ -146,10 +163,9 @@ select results_eq(
 );
 
 -- Revoking Victor's share takes the thread away from him, his own comment included.
-select results_eq(
-  $$delete from public.session_shares where user_id = tests.get_supabase_uid('victor')
-    returning role$$,
-  $$values ('viewer')$$,
+select lives_ok(
+  $$select public.delete_session_share(tests.get_session_id('commented prompt'),
+                                       tests.get_supabase_uid('victor'))$$,
   'the owner unshares the session with the viewer'
 );
 select tests.authenticate_as('victor');
@@ -158,9 +174,10 @@ select is_empty(
   $$update public.comments set body = 'victor, late' where body like 'victor:%' returning id$$,
   'after unsharing, the former viewer cannot edit his comment'
 );
-select is_empty(
-  $$delete from public.comments where body like 'victor:%' returning id$$,
-  'after unsharing, the former viewer cannot delete his comment'
+select throws_ok(
+  $$select public.delete_comment((select id from comment_ids where who = 'victor'))$$,
+  'PT404', format('comment %s not found', (select id from comment_ids where who = 'victor')),
+  'after unsharing, the former viewer cannot delete his comment: it no longer exists for him'
 );
 select throws_ok(
   $$insert into public.comments (session_id, body)
@@ -169,9 +186,8 @@ select throws_ok(
   'after unsharing, the former viewer cannot comment'
 );
 select tests.authenticate_as('alice');
-select results_eq(
-  $$delete from public.comments where body like 'victor:%' returning body$$,
-  $$values ('victor: on version 1, edited')$$,
+select lives_ok(
+  $$select public.delete_comment((select id from comment_ids where who = 'victor'))$$,
   'the owner deletes the former viewer''s comment'
 );
 
@@ -209,7 +225,7 @@ select results_eq(
 
 -- Comments go with their session.
 select tests.authenticate_as('alice');
-select lives_ok($$delete from public.sessions where prompt = 'commented prompt'$$,
+select lives_ok($$select public.delete_session(tests.get_session_id('commented prompt'))$$,
                 'the owner deletes the commented session');
 select tests.clear_authentication();
 select is_empty(

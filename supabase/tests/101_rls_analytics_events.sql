@@ -193,7 +193,7 @@ select results_eq(
 
 -- An event outlives its session: deleting the session keeps the statistics.
 select tests.authenticate_as('alice');
-select lives_ok($$delete from public.sessions where prompt = 'measured prompt'$$,
+select lives_ok($$select public.delete_session(tests.get_session_id('measured prompt'))$$,
                 'the owner deletes the measured session');
 select results_eq(
   $$select count(*)::integer, count(session_id)::integer from public.analytics_events$$,

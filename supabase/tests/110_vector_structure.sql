@@ -105,8 +105,8 @@ select ok(
 );
 select table_privs_are('public', 'session_embeddings', 'anon', array[]::text[],
                        'anon has no privilege on embeddings');
-select table_privs_are('public', 'session_embeddings', 'authenticated', array['SELECT', 'DELETE'],
-                       'authenticated reads and deletes whole rows; writes by column');
+select table_privs_are('public', 'session_embeddings', 'authenticated', array['SELECT'],
+                       'authenticated reads whole rows, writes by column, deletes by function');
 select column_privs_are('public', 'session_embeddings', 'embedding', 'authenticated',
                         array['SELECT', 'INSERT', 'UPDATE'], 'authenticated may write embedding');
 select column_privs_are('public', 'session_embeddings', 'session_id', 'authenticated',
@@ -118,7 +118,8 @@ select table_privs_are('public', 'session_embeddings', 'service_role',
                        array['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
                        'service_role may read and write embeddings, not truncate');
 select triggers_are('public', 'session_embeddings',
-                    array['session_embeddings_check_limits', 'session_embeddings_guard'],
+                    array['session_embeddings_check_limits', 'session_embeddings_guard',
+                          'session_embeddings_key_belongs_to_caller'],
                     'embeddings have their size cap and guard triggers');
 select isnt_definer('private', 'guard_session_embedding', array[]::name[],
                     'the guard runs as the caller, so it sees only the caller''s sessions');

@@ -79,10 +79,10 @@ select is_empty(
      where session_id = tests.get_session_id('bob nearest') returning session_id$$,
   'Alice''s update of Bob''s embedding affects 0 rows'
 );
-select is_empty(
-  $$delete from public.session_embeddings
-     where session_id = tests.get_session_id('bob nearest') returning session_id$$,
-  'Alice''s delete of Bob''s embedding affects 0 rows'
+select throws_ok(
+  $$select public.delete_session_embedding(tests.get_session_id('bob nearest'))$$,
+  'PT404', format('session %s not found', tests.get_session_id('bob nearest')),
+  'to Alice, Bob''s session does not exist for delete_session_embedding'
 );
 select throws_ok(
   $$update public.session_embeddings set session_id = tests.get_session_id('bob nearest')
@@ -96,10 +96,8 @@ select throws_ok(
   '42501', 'permission denied for table session_embeddings',
   'Alice cannot write the database-owned timestamps'
 );
-select results_eq(
-  $$delete from public.session_embeddings
-     where session_id = tests.get_session_id('alice unembedded') returning session_id$$,
-  $$values (tests.get_session_id('alice unembedded'))$$,
+select lives_ok(
+  $$select public.delete_session_embedding(tests.get_session_id('alice unembedded'))$$,
   'Alice deletes her own embedding'
 );
 
@@ -130,10 +128,10 @@ select is_empty(
      where session_id = tests.get_session_id('alice near') returning session_id$$,
   'Bob''s update of Alice''s embedding affects 0 rows'
 );
-select is_empty(
-  $$delete from public.session_embeddings
-     where session_id = tests.get_session_id('alice near') returning session_id$$,
-  'Bob''s delete of Alice''s embedding affects 0 rows'
+select throws_ok(
+  $$select public.delete_session_embedding(tests.get_session_id('alice near'))$$,
+  'PT404', format('session %s not found', tests.get_session_id('alice near')),
+  'to Bob, Alice''s session does not exist for delete_session_embedding'
 );
 
 -- service_role

@@ -86,7 +86,7 @@ update public.sessions set current_ir = '{"spec": "v4"}' where prompt = 'evolvin
 select results_eq('select is_stale from public.session_embedding_status', array[true],
                   'a plain update of current_ir makes it stale too');
 
-delete from public.sessions where prompt = 'evolving spec';
+select public.delete_session(tests.get_session_id('evolving spec'));
 select tests.clear_authentication();
 select is_empty(
   $$select * from public.session_embeddings

@@ -48,10 +48,11 @@ select is_empty(
      where session_id = tests.get_session_id('alice shared') returning session_id$$,
   'a viewer''s update of it affects 0 rows'
 );
-select is_empty(
-  $$delete from public.session_embeddings
-     where session_id = tests.get_session_id('alice shared') returning session_id$$,
-  'a viewer''s delete of it affects 0 rows'
+select throws_ok(
+  $$select public.delete_session_embedding(tests.get_session_id('alice shared'))$$,
+  '42501', format('only the owner of session %s can delete its embedding',
+                  tests.get_session_id('alice shared')),
+  'a viewer cannot delete it'
 );
 
 -- Dave, an editor: writes the IR, not the embedding.
@@ -80,9 +81,8 @@ select results_eq(
 
 -- Alice unshares with Carol.
 select tests.authenticate_as('alice');
-delete from public.session_shares
- where session_id = tests.get_session_id('alice shared')
-   and user_id = tests.get_supabase_uid('carol');
+select public.delete_session_share(tests.get_session_id('alice shared'),
+                                   tests.get_supabase_uid('carol'));
 select results_eq(
   $$insert into public.session_embeddings (session_id, embedding, model, ir_version)
     values (tests.get_session_id('alice shared'), tests.planar_embedding(0), 'm', 2)

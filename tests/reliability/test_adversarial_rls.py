@@ -77,6 +77,7 @@ from tests.reliability.support import (
 USERS = ("alice", "bob", "carol")
 ACTORS = (*USERS, "anon")
 REFUSED = "42501"
+NOT_FOUND = "PT404"
 
 TEXT = st.text(
     st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), min_size=1, max_size=30
@@ -309,10 +310,9 @@ class IsolationMachine(SqlAttacker, RuleBasedStateMachine):
         made = []
         for n, owner in enumerate(USERS):
             for k in range(2):
-                sid = uuid.uuid4()
                 ir = {"seed": k}
-                self.sql(owner, "insert into public.sessions (id, prompt, current_ir)"
-                         " values (%s, %s, %s)", (sid, f"{owner} {k}", Jsonb(ir)))  # fmt: skip
+                sid = self.sql(owner, "insert into public.sessions (prompt, current_ir)"
+                               " values (%s, %s) returning id", (f"{owner} {k}", Jsonb(ir)))[0][0]  # fmt: skip
                 self.model.sessions[sid] = Session(sid, owner, f"{owner} {k}", "active", [ir])
                 made.append(sid)
             first = made[-2]
@@ -335,33 +335,35 @@ class IsolationMachine(SqlAttacker, RuleBasedStateMachine):
         self, actor: str, channel: str, prompt: str, ir: dict[str, Any] | None, for_other: bool
     ) -> uuid.UUID | MultipleResults[uuid.UUID]:
         self.op("create")
-        sid = uuid.uuid4()
         if actor == "anon":
-            state = self.refused(actor, "insert into public.sessions (id, prompt) values (%s, %s)",
-                                 (sid, prompt))  # fmt: skip
+            state = self.refused(actor, "insert into public.sessions (prompt) values (%s)",
+                                 (prompt,))  # fmt: skip
             self.check(state == REFUSED, f"anon created a session ({state})")
             return multiple()
         owner = next(u for u in USERS if u != actor) if for_other else actor
         if channel == "sql":
             statement = (
-                "insert into public.sessions (id, user_id, prompt, current_ir)"
-                " values (%s, %s, %s, %s) returning id"
+                "insert into public.sessions (user_id, prompt, current_ir)"
+                " values (%s, %s, %s) returning id"
             )
-            params = (sid, self.uid[owner], prompt, None if ir is None else Jsonb(ir))
+            params = (self.uid[owner], prompt, None if ir is None else Jsonb(ir))
             if for_other:
                 state = self.refused(actor, statement, params)
                 self.check(state == REFUSED, f"{actor} created a session for {owner} ({state})")
                 return multiple()
             rows = self.sql(actor, statement, params)
-            self.check(rows == [(sid,)], f"{actor} could not create a session")
+            self.check(len(rows) == 1, f"{actor} could not create a session")
+            sid = rows[0][0]
         else:
-            new = NewSession(prompt=prompt, current_ir=ir, id=sid,
+            new = NewSession(prompt=prompt, current_ir=ir,
                              user_id=self.uid[owner] if for_other else None)  # fmt: skip
-            result = self.outcome(lambda: self.store(actor).create(new))
+            made: list[PromptSession] = []
+            result = self.outcome(lambda: made.append(self.store(actor).create(new)))
             wanted = "PermissionDeniedError" if for_other else "ok"
             self.check(result == wanted, f"{actor} store create for {owner}: {result}")
             if for_other:
                 return multiple()
+            sid = made[0].id
         self.model.sessions[sid] = Session(sid, actor, prompt, "active", [] if ir is None else [ir])
         return sid
 
@@ -545,15 +547,17 @@ class IsolationMachine(SqlAttacker, RuleBasedStateMachine):
         actor = self.actor_for(who, sid, salt)
         self.op("delete")
         self.standing(actor, sid)
-        statement = "delete from public.sessions where id = %s"
+        statement = "select public.delete_session(%s)"
         if actor == "anon":
             state = self.refused(actor, statement, (sid,))
             self.check(state == REFUSED, f"anon deleted sessions ({state})")
             return
         allowed = self.model.owns(actor, sid)
         if channel == "sql":
-            count = self.sql(actor, statement, (sid,))[0][1]
-            self.check(count == (1 if allowed else 0), f"{actor} deleted {count} rows of {sid}")
+            state = self.refused(actor, statement, (sid,))
+            hidden = self.model.access(actor, sid) is None
+            wanted = None if allowed else NOT_FOUND if hidden else REFUSED
+            self.check(state == wanted, f"{actor} deleted {sid}: {state}, expected {wanted}")
         else:
             result = self.outcome(lambda: self.store(actor).delete(sid))
             wanted = "ok" if allowed else self.refusal(actor, sid)
@@ -581,18 +585,27 @@ class IsolationMachine(SqlAttacker, RuleBasedStateMachine):
             session.status = status
 
     def delete_everything(self, actor: str) -> None:
-        """DELETE /sessions without a filter."""
+        """DELETE /sessions without a filter: no API role deletes through the table any more
+        (table-level DELETE would let it LOCK the table against everyone)."""
         self.op("delete every session in reach")
-        statement = "delete from public.sessions"
-        if actor == "anon":
-            state = self.refused(actor, statement)
-            self.check(state == REFUSED, f"anon deleted sessions ({state})")
-            return
-        mine = [sid for sid in self.model.sessions if self.model.owns(actor, sid)]
-        count = self.sql(actor, statement)[0][1]
-        self.check(count == len(mine), f"{actor} deleted {count} sessions, owns {len(mine)}")
-        for sid in mine:
-            self.model.forget(sid)
+        state = self.refused(actor, "delete from public.sessions")
+        self.check(state == REFUSED, f"{actor} deleted through the table ({state})")
+
+    @rule(who=WHO, salt=SALT, sid=ids, lock=st.booleans())
+    def propose_key(self, who: str, salt: int, sid: uuid.UUID, lock: bool) -> None:
+        """INSERT … ON CONFLICT naming an existing id: its WHERE clause would read (or, with
+        WHERE false, lock) the conflicting row before RLS refused the update."""
+        actor = self.actor_for(who, sid, salt)
+        self.op("propose a session id")
+        self.standing(actor, sid)
+        where = "false" if lock else "set_config('x.leak', row_to_json(sessions.*)::text, true) is null"
+        state = self.refused(
+            actor,
+            "insert into public.sessions (id, prompt) values (%s, 'x')"
+            " on conflict (id) do update set prompt = excluded.prompt where " + where,
+            (sid,),
+        )
+        self.check(state == REFUSED, f"{actor} proposed the id of {sid} ({state})")
 
     @rule(who=WHO, salt=SALT, channel=st.sampled_from(["sql", "store"]), sid=ids)
     def read_history(self, who: str, salt: int, channel: str, sid: uuid.UUID) -> None:
@@ -668,21 +681,25 @@ class IsolationMachine(SqlAttacker, RuleBasedStateMachine):
         self.standing(actor, sid)
         owns = self.model.owns(actor, sid)
         existed = (sid, whom) in self.model.shares
-        statement = "delete from public.session_shares where session_id = %s and user_id = %s"
+        statement = "select public.delete_session_share(%s, %s)"
         if actor == "anon":
             state = self.refused(actor, statement, (sid, self.uid[whom]))
             self.check(state == REFUSED, f"anon unshared ({state})")
             return
+        # The owner revokes any share; a grantee leaves (removes their own).
+        hidden = self.model.access(actor, sid) is None
+        allowed = not hidden and (owns or whom == actor)
         if channel == "sql":
-            count = self.sql(actor, statement, (sid, self.uid[whom]))[0][1]
-            want = 1 if owns and existed else 0
-            self.check(count == want, f"{actor} unshared {count} rows of {sid} with {whom}")
+            state = self.refused(actor, statement, (sid, self.uid[whom]))
+            present = None if existed else NOT_FOUND
+            wanted = present if allowed else NOT_FOUND if hidden else REFUSED
+            self.check(state == wanted, f"{actor} unshared {sid} with {whom}: {state}, expected {wanted}")
         else:
             result = self.outcome(lambda: self.store(actor).unshare(sid, self.uid[whom]))
             present = "ok" if existed else "NotFoundError"
-            wanted = present if owns else self.refusal(actor, sid)
+            wanted = present if allowed else self.refusal(actor, sid)
             self.check(result == wanted, f"{actor} store unshare: {result}, expected {wanted}")
-        if owns and existed:
+        if allowed and existed:
             del self.model.shares[(sid, whom)]
 
     @rule(who=WHO, salt=SALT, channel=st.sampled_from(["sql", "store"]), sid=ids)
@@ -961,7 +978,9 @@ TestIsolation = IsolationMachine.TestCase
     "hole",
     [
         "create policy leak on public.sessions for select to authenticated using (true)",
-        "create policy leak on public.sessions for delete to authenticated using (true)",
+        "grant delete on table public.sessions to authenticated;"
+        " create policy leak on public.sessions for delete to authenticated using (true)",
+        "grant insert (id) on table public.sessions to authenticated",
         "create policy leak on public.users for update to authenticated using (true)",
         "grant select on public.session_history to anon;"
         " create policy leak on public.session_history for select to anon using (true)",
@@ -981,6 +1000,7 @@ TestIsolation = IsolationMachine.TestCase
     ids=[
         "read others' sessions",
         "delete others' sessions",
+        "propose session ids",
         "rename others",
         "anon history",
         "viewers write",

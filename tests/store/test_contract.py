@@ -158,6 +158,23 @@ def test_service_mode_sees_everyone_and_must_name_an_owner(backend: Backend) -> 
         service.create(NewSession(prompt="nobody's"))
     made = service.create(NewSession(prompt="for alice", user_id=alice_id))
     assert backend.factory.for_user(alice_id).get(made.id) == made
+    chosen = uuid.uuid4()
+    imported = service.create(NewSession(prompt="imported", id=chosen, user_id=alice_id))
+    assert imported.id == chosen
+
+
+def test_the_database_assigns_session_ids(backend: Backend) -> None:
+    alice_id, bob_id = backend.new_user(), backend.new_user()
+    alice, bob = backend.factory.for_user(alice_id), backend.factory.for_user(bob_id)
+    first, second = alice.create(NewSession(prompt="a")), alice.create(NewSession(prompt="b"))
+    assert first.id != second.id
+    theirs = bob.create(NewSession(prompt="bob's"))
+    # A user cannot propose an id: not a random one, not one that exists (no existence oracle).
+    for proposed in (uuid.uuid4(), theirs.id, first.id):
+        with pytest.raises(InvalidInputError, match="assigned by the database"):
+            alice.create(NewSession(prompt="mine", id=proposed))
+    assert {s.id for s in alice.list_all()} == {first.id, second.id}
+    assert bob.get(theirs.id) == theirs
 
 
 BAD_NEW_SESSIONS = [

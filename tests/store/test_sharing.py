@@ -219,3 +219,41 @@ def test_an_editor_leaves_metadata_the_model_does_not_carry_alone(
             "select metadata from public.sessions where id = %s", (row[0],)
         ).fetchone()
     assert metadata == ({"holes": [], "ui": {"pinned": True}},)
+
+
+def test_a_grantee_leaves_a_share_pushed_on_them(backend: Backend) -> None:
+    alice_id, erin_id, victor_id = backend.new_user(), backend.new_user(), backend.new_user()
+    alice = backend.factory.for_user(alice_id)
+    erin, victor = backend.factory.for_user(erin_id), backend.factory.for_user(victor_id)
+    session = alice.create(NewSession(prompt="pushed", current_ir=IR1))
+    alice.share(session.id, erin_id, "editor")
+    alice.share(session.id, victor_id)
+
+    victor.leave_share(session.id)
+    assert victor.get(session.id) is None
+    assert victor.list_shared_with_me() == []
+    with pytest.raises(NotFoundError):  # gone for him: as if it had never existed
+        victor.leave_share(session.id)
+    # Leaving is one's own share only: another grantee's stays the owner's to revoke.
+    with pytest.raises(PermissionDeniedError, match="only the owner"):
+        erin.unshare(session.id, alice_id)
+    erin.unshare(session.id, erin_id)  # unshare naming oneself is leaving too
+    assert erin.get(session.id) is None
+    assert alice.shares(session.id) == []
+    assert alice.get(session.id) == session
+
+
+def test_leaving_what_was_never_shared_is_not_found(backend: Backend) -> None:
+    alice_id, mallory_id = backend.new_user(), backend.new_user()
+    alice, mallory = backend.factory.for_user(alice_id), backend.factory.for_user(mallory_id)
+    session = alice.create(NewSession(prompt="alice's"))
+    with pytest.raises(NotFoundError):
+        mallory.leave_share(session.id)
+    with pytest.raises(NotFoundError):
+        mallory.leave_share(uuid.uuid4())
+    with pytest.raises(NotFoundError):  # the owner holds no share of her own session
+        alice.leave_share(session.id)
+    with pytest.raises(InvalidInputError, match="no user"):
+        backend.factory.service().leave_share(session.id)
+    with pytest.raises(InvalidInputError):
+        alice.leave_share("not-a-uuid")

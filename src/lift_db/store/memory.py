@@ -36,6 +36,7 @@ from lift_db.store.models import (
     ShareRole,
     SimilarSession,
     check_event,
+    check_new_session_id,
     parse_uuid,
     validate_description,
     validate_embedding,
@@ -153,6 +154,7 @@ class _MemoryView:
             raise InvalidInputError("a session needs an owner: set NewSession.user_id")
         if self._user is not None and owner != self._user:
             raise PermissionDeniedError("a user cannot create a session owned by another user")
+        check_new_session_id(new, self._user)
         now = datetime.now(UTC)
         with self._data.lock:
             sid = new.id or uuid4()
@@ -394,9 +396,16 @@ class _MemoryView:
         grantee = parse_uuid(user_id, "user id")
         with self._data.lock:
             session = self._require(sid)
-            self._require_owner(session, "unshare")
+            if grantee != self._user:  # anyone may leave; only the owner removes others
+                self._require_owner(session, "unshare")
             if self._data.shares.pop((sid, grantee), None) is None:
                 raise NotFoundError(f"session {sid} is not shared with user {grantee}")
+
+    def leave_share(self, session_id: UUID | str) -> None:
+        sid = parse_uuid(session_id)
+        if self._user is None:
+            raise InvalidInputError("service mode acts as no user: nothing is shared with it")
+        self.unshare(sid, self._user)
 
     def shares(self, session_id: UUID | str) -> list[Share]:
         with self._data.lock:

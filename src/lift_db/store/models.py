@@ -42,6 +42,7 @@ class NewSession:
     current_ir: JsonObject | None = None
     holes: list[Any] = field(default_factory=list)
     assists: list[Any] = field(default_factory=list)
+    # Service mode only: a user's sessions get their id from the database.
     id: UUID | None = None
     # Owner: the acting user by default; only the service store creates for someone else.
     user_id: UUID | None = None
@@ -216,6 +217,20 @@ def event_from_row(row: Mapping[str, Any]) -> AnalyticsEvent:
 
 
 # -- validation shared by both stores, so both reject the same input the same way --------------
+def check_new_session_id(new: NewSession, acting_user: UUID | None) -> None:
+    """Only service mode names the id of a new session; for a user the database generates it.
+
+    A user-chosen id could collide with a session the user cannot see, and INSERT … ON CONFLICT
+    would then read or lock that row before RLS refused it: the schema grants API roles no
+    INSERT on key columns, and the store refuses before asking.
+    """
+    if new.id is not None and acting_user is not None:
+        raise InvalidInputError(
+            "session ids are assigned by the database: leave NewSession.id unset "
+            "(only service mode may choose one)"
+        )
+
+
 def parse_uuid(value: object, what: str = "session id") -> UUID:
     if isinstance(value, UUID):
         return value

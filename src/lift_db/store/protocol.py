@@ -29,12 +29,17 @@ class SessionStore(Protocol):
     A session shared with the user counts as theirs to read: `get`, `history` and `shares` see
     it. A `viewer` changes nothing (`PermissionDeniedError`); an `editor` may write the IR through
     `update` and `rollback`, but changing the prompt, status, holes or assists, deleting, and
-    sharing stay the owner's (`PermissionDeniedError`). `list_active` and `list_all` list the
+    sharing stay the owner's (`PermissionDeniedError`); a grantee may leave a share
+    (`leave_share`). `list_active` and `list_all` list the
     user's own sessions; `list_shared_with_me` the others.
     """
 
     def create(self, new: NewSession) -> PromptSession:
-        """Store a new session; with `current_ir` it starts at IR version 1."""
+        """Store a new session; with `current_ir` it starts at IR version 1.
+
+        The database assigns its id (read it from the result); only service mode may set
+        `NewSession.id` (`InvalidInputError` otherwise).
+        """
         ...
 
     def get(self, session_id: UUID | str) -> PromptSession | None:
@@ -121,7 +126,19 @@ class SessionStore(Protocol):
         ...
 
     def unshare(self, session_id: UUID | str, user_id: UUID | str) -> None:
-        """Revoke a user's share (owner only); access ends at once. `NotFoundError` if none."""
+        """Revoke a user's share; access ends at once. `NotFoundError` if none.
+
+        The owner revokes any share; a grantee may remove only their own (see `leave_share`),
+        anyone else's is `PermissionDeniedError`.
+        """
+        ...
+
+    def leave_share(self, session_id: UUID | str) -> None:
+        """Remove this user's own share of someone else's session (not in service mode).
+
+        The session leaves the user's lists and search results at once. `NotFoundError` when the
+        session is not shared with them (or does not exist for them).
+        """
         ...
 
     def shares(self, session_id: UUID | str) -> list[Share]:

@@ -36,9 +36,19 @@ select split_part(c.setting, '=', 1) as name,
 
 SET_CHANGE_DESCRIPTION: LiteralString = "select set_config('lift.change_description', %s, true)"
 
+# The database generates the id: API roles may not propose a key value (one that collided with a
+# row they cannot see would let INSERT … ON CONFLICT read or lock that row), so the id comes back
+# through RETURNING.
 CREATE_SESSION: LiteralString = """
+insert into public.sessions (user_id, prompt, status, current_ir, metadata)
+values (coalesce(%s, auth.uid()), %s, %s, %s, %s)
+returning id, user_id, prompt, status, current_ir, ir_version, metadata, created_at, updated_at
+"""
+
+# service_role only (it reads every row anyway): a caller-chosen id, for imports and restores.
+CREATE_SESSION_WITH_ID: LiteralString = """
 insert into public.sessions (id, user_id, prompt, status, current_ir, metadata)
-values (coalesce(%s, gen_random_uuid()), coalesce(%s, auth.uid()), %s, %s, %s, %s)
+values (%s, %s, %s, %s, %s, %s)
 returning id, user_id, prompt, status, current_ir, ir_version, metadata, created_at, updated_at
 """
 
@@ -96,7 +106,12 @@ select id, user_id, prompt, status, current_ir, ir_version, metadata, created_at
  limit %(limit)s
 """
 
-DELETE_SESSION: LiteralString = "delete from public.sessions where id = %s returning id"
+# API roles have no table-level DELETE (it would let them LOCK whole tables): a signed-in user
+# deletes through the schema's functions, which apply the delete policies' rules and fail alike
+# for a missing row and one the caller cannot see (PT404). service_role deletes directly.
+DELETE_SESSION: LiteralString = "select public.delete_session(%s)"
+
+SERVICE_DELETE_SESSION: LiteralString = "delete from public.sessions where id = %s returning id"
 
 SESSION_EXISTS: LiteralString = "select 1 from public.sessions where id = %s"
 
@@ -151,7 +166,10 @@ on conflict (session_id, user_id) do update set role = excluded.role
 returning session_id, user_id, role, created_at, updated_at
 """
 
-UNSHARE: LiteralString = """
+# The owner revokes any share; a grantee removes their own (leaves the session).
+UNSHARE: LiteralString = "select public.delete_session_share(%s, %s)"
+
+SERVICE_UNSHARE: LiteralString = """
 delete from public.session_shares
  where session_id = %s
    and user_id = %s
