@@ -236,7 +236,9 @@ def privileges(conn: Conn, role: str, rel: Relation) -> Privileges:
 
 _FUNCTIONS = sql.SQL("""
 select p.oid::int, n.nspname, p.proname, p.oid::pg_catalog.regprocedure::text, p.prosecdef,
-       l.lanname, coalesce(p.prosrc, ''),
+       l.lanname,
+       case when p.prosqlbody is not null then pg_catalog.pg_get_functiondef(p.oid)
+            else coalesce(p.prosrc, '') end,
        array(select {type}
                from unnest(p.proargtypes) with ordinality as u(t, o)
                join pg_catalog.pg_type as at on at.oid = u.t
