@@ -36,10 +36,22 @@ class Identity:
 
 
 SET_LOCAL: LiteralString = "select set_config(%s, %s, true)"
+# Each role's settings, read once per process as the store reads them once per store.
+_role_settings: dict[str, tuple[list[str], list[str]]] = {}
+
+
+def act_as(conn: Conn, who: Identity) -> None:
+    """The store's first statement of every transaction: role, claims and the role's settings."""
+    settings = _role_settings.get(who.role)
+    if settings is None:
+        rows = conn.execute(store_queries.ROLE_SETTINGS, (who.role,)).fetchall()
+        settings = ([str(r[0]) for r in rows], [str(r[1]) for r in rows])
+        _role_settings[who.role] = settings
+    conn.execute(store_queries.ACT_AS, (who.role, who.claims, *settings))
 
 
 def _begin(conn: Conn, who: Identity, settings: dict[str, str] | None) -> None:
-    conn.execute(store_queries.ACT_AS, (who.role, who.claims))
+    act_as(conn, who)
     for name, value in (settings or {}).items():
         conn.execute(SET_LOCAL, (name, value))
 

@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 from lift_db.bench.database import BenchDatabase, one
 from lift_db.bench.measure import Summary
 from lift_db.bench.progress import Progress
-from lift_db.bench.requests import Identity
+from lift_db.bench.requests import Identity, act_as
 from lift_db.bench.results import Figure, Goal
 from lift_db.bench.rls import Pick, sample
 from lift_db.bench.scale import Repeats
@@ -53,17 +53,17 @@ def raw_cycle(conn: psycopg.Connection[Any], pick: Pick, base_ir: dict[str, Any]
     who = Identity.user(pick.user_id)
     sid = pick.session_id
     with conn.transaction():
-        conn.execute(q.ACT_AS, (who.role, who.claims))
+        act_as(conn, who)
         got = conn.execute(q.GET_SESSION, (sid,)).fetchone()
     if got is None:
         raise LiftDbError(f"benchmark session {sid} vanished")
     with conn.transaction():
-        conn.execute(q.ACT_AS, (who.role, who.claims))
+        act_as(conn, who)
         conn.execute(
             q.LIST_SESSIONS, {"user_id": pick.user_id, "status": "active", "limit": 20}
         ).fetchall()
     with conn.transaction():
-        conn.execute(q.ACT_AS, (who.role, who.claims))
+        act_as(conn, who)
         row = one(conn, q.LOCK_SESSION, (sid,))
         _, _, prompt, status, _, _, metadata, _, _ = row
         conn.execute(q.SET_CHANGE_DESCRIPTION, ("",))
@@ -72,7 +72,7 @@ def raw_cycle(conn: psycopg.Connection[Any], pick: Pick, base_ir: dict[str, Any]
             (prompt, status, Jsonb(metadata), Jsonb(_ir(base_ir)), sid),
         ).fetchone()
     with conn.transaction():
-        conn.execute(q.ACT_AS, (who.role, who.claims))
+        act_as(conn, who)
         conn.execute(q.SESSION_EXISTS, (sid,)).fetchone()
         conn.execute(q.HISTORY, (sid,)).fetchall()
 
