@@ -56,6 +56,18 @@ USERS = 3
 KILL_AFTER_ACKS = (150, 400)
 # Only so that a writer that hangs cannot hang the suite; never reached when all is well.
 JOIN_TIMEOUT_S = 120
+# The database assigns session ids, so a write whose answer was lost leaves no id to look for.
+# The ledger names each session by its creating marker instead (unique across rounds; the
+# session's prompt carries it), and each writer remembers the id the database gave.
+SESSION_KEYS = uuid.UUID("5e55c0de-0000-4000-8000-000000000000")
+
+
+def key_of(marker: str) -> uuid.UUID:
+    return uuid.uuid5(SESSION_KEYS, marker)
+
+
+def prompt_of(marker: str) -> str:
+    return f"prompt of {marker}"
 STATUSES: tuple[SessionStatus, ...] = ("active", "finalized", "abandoned")
 
 
@@ -83,6 +95,8 @@ class Ledger:
 
     states: dict[uuid.UUID, SessionState] = field(default_factory=dict)
     store_rows: dict[uuid.UUID, PromptSession] = field(default_factory=dict)
+    markers: dict[uuid.UUID, str] = field(default_factory=dict)  # session key -> its marker
+    ids: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)  # session key -> database id
     in_flight: dict[uuid.UUID, SessionState] | None = None  # the states if it committed
     in_flight_kind: str | None = None
     in_flight_since: float = 0.0
@@ -193,15 +207,17 @@ class Writer(ABC):
         live = self.ledger.live()
         roll = self.rng.random()
         if not live or roll < 0.15:
-            sid = uuid.uuid4()
             m = self.marker()
+            sid = key_of(m)
+            self.ledger.markers[sid] = m
             after = {sid: SessionState(True, "active", (Version(m, m),))}
             return self.attempt("create", after, lambda: self.create(sid, m))
         sid = self.rng.choice(live)
         before = self.ledger.states[sid]
         if roll < 0.25 and self.multi_supported:
-            new = uuid.uuid4()
             ms = [self.marker() for _ in range(3)]
+            new = key_of(ms[0])
+            self.ledger.markers[new] = ms[0]
             after = {new: SessionState(True, "active", tuple(Version(m, m) for m in ms))}
             return self.attempt(
                 "three versions in one transaction", after, lambda: self.multi(new, ms)
@@ -261,6 +277,20 @@ class Writer(ABC):
     def multi(self, sid: uuid.UUID, markers: list[str]) -> None:
         raise NotImplementedError
 
+    def real(self, sid: uuid.UUID) -> uuid.UUID:
+        """The database's id of a session; looked up by its prompt when its creation was
+        unanswered and found committed at recovery."""
+        known = self.ledger.ids.get(sid)
+        if known is None:
+            with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+                row = conn.execute(
+                    "select id from public.sessions where prompt = %s",
+                    (prompt_of(self.ledger.markers[sid]),),
+                ).fetchone()
+            assert row is not None, f"session {sid} is live in the ledger but not found"
+            known = self.ledger.ids[sid] = row[0]
+        return known
+
 
 def _ir(marker: str) -> Jsonb:
     return Jsonb({"m": marker, "body": {"entities": [marker] * 3}})
@@ -294,22 +324,28 @@ class SqlWriter(Writer):
         with conn.transaction():
             act_as(conn, "authenticated", self.user)
             conn.execute("select set_config('lift.change_description', %s, true)", (marker,))
-            conn.execute(
-                "insert into public.sessions (id, prompt, current_ir) values (%s, %s, %s)",
-                (sid, f"prompt of {marker}", _ir(marker)),
-            )
+            row = conn.execute(
+                "insert into public.sessions (prompt, current_ir) values (%s, %s) returning id",
+                (prompt_of(marker), _ir(marker)),
+            ).fetchone()
+            assert row is not None
+            self.ledger.ids[sid] = row[0]
 
     def multi(self, sid: uuid.UUID, markers: list[str]) -> None:
         conn = self.request()
         with conn.transaction():
             act_as(conn, "authenticated", self.user)
             conn.execute("select set_config('lift.change_description', %s, true)", (markers[0],))
-            conn.execute(
-                "insert into public.sessions (id, prompt, current_ir) values (%s, %s, %s)",
-                (sid, f"prompt of {markers[0]}", _ir(markers[0])),
-            )
+            row = conn.execute(
+                "insert into public.sessions (prompt, current_ir) values (%s, %s) returning id",
+                (prompt_of(markers[0]), _ir(markers[0])),
+            ).fetchone()
+            assert row is not None
+            self.ledger.ids[sid] = row[0]
             for n, m in enumerate(markers[1:], start=1):
-                conn.execute("select public.update_session_ir(%s, %s, %s, %s)", (sid, _ir(m), n, m))
+                conn.execute(
+                    "select public.update_session_ir(%s, %s, %s, %s)", (row[0], _ir(m), n, m)
+                )
 
     def write_ir(self, sid: uuid.UUID, before: SessionState, marker: str) -> None:
         conn = self.request()
@@ -318,13 +354,13 @@ class SqlWriter(Writer):
             if self.rng.random() < 0.5:
                 conn.execute(
                     "select public.update_session_ir(%s, %s, %s, %s)",
-                    (sid, _ir(marker), len(before.versions), marker),
+                    (self.real(sid), _ir(marker), len(before.versions), marker),
                 )
             else:
                 conn.execute("select set_config('lift.change_description', %s, true)", (marker,))
                 cur = conn.execute(
                     "update public.sessions set current_ir = %s where id = %s",
-                    (_ir(marker), sid),
+                    (_ir(marker), self.real(sid)),
                 )
                 assert cur.rowcount == 1
 
@@ -333,7 +369,7 @@ class SqlWriter(Writer):
         with conn.transaction():
             act_as(conn, "authenticated", self.user)
             cur = conn.execute(
-                "update public.sessions set status = %s where id = %s", (status, sid)
+                "update public.sessions set status = %s where id = %s", (status, self.real(sid))
             )
             assert cur.rowcount == 1
 
@@ -343,15 +379,14 @@ class SqlWriter(Writer):
             act_as(conn, "authenticated", self.user)
             conn.execute(
                 "select public.rollback_session(%s, 1, %s, %s)",
-                (sid, len(before.versions), marker),
+                (self.real(sid), len(before.versions), marker),
             )
 
     def delete(self, sid: uuid.UUID) -> None:
         conn = self.request()
         with conn.transaction():
             act_as(conn, "authenticated", self.user)
-            cur = conn.execute("delete from public.sessions where id = %s", (sid,))
-            assert cur.rowcount == 1
+            conn.execute("select public.delete_session(%s)", (self.real(sid),))
 
 
 class StoreWriter(Writer):
@@ -375,39 +410,38 @@ class StoreWriter(Writer):
     def row(self, sid: uuid.UUID) -> PromptSession:
         known = self.ledger.store_rows.get(sid)
         if known is None:  # written by an earlier round's writer: read it once
-            known = self.store.get(sid)
+            known = self.store.get(self.real(sid))
             assert known is not None
         return known
 
-    def keep(self, session: PromptSession) -> None:
-        self.ledger.store_rows[session.id] = session
+    def keep(self, sid: uuid.UUID, session: PromptSession) -> None:
+        self.ledger.store_rows[sid] = session
 
     def create(self, sid: uuid.UUID, marker: str) -> None:
         ir = {"m": marker, "body": {"entities": [marker] * 3}}
-        self.keep(
-            self.store.create(
-                NewSession(
-                    prompt=f"prompt of {marker}", current_ir=ir, id=sid, change_description=marker
-                )
-            )
+        session = self.store.create(
+            NewSession(prompt=prompt_of(marker), current_ir=ir, change_description=marker)
         )
+        self.ledger.ids[sid] = session.id
+        self.keep(sid, session)
 
     def write_ir(self, sid: uuid.UUID, before: SessionState, marker: str) -> None:
         ir = {"m": marker, "body": {"entities": [marker] * 3}}
-        self.keep(self.store.update(self.row(sid).with_ir(ir), change_description=marker))
+        self.keep(sid, self.store.update(self.row(sid).with_ir(ir), change_description=marker))
 
     def set_status(self, sid: uuid.UUID, status: SessionStatus) -> None:
-        self.keep(self.store.update(replace(self.row(sid), status=status)))
+        self.keep(sid, self.store.update(replace(self.row(sid), status=status)))
 
     def rollback(self, sid: uuid.UUID, before: SessionState, marker: str) -> None:
         self.keep(
+            sid,
             self.store.rollback(
-                sid, 1, expected_version=len(before.versions), change_description=marker
-            )
+                self.real(sid), 1, expected_version=len(before.versions), change_description=marker
+            ),
         )
 
     def delete(self, sid: uuid.UUID) -> None:
-        self.store.delete(sid)
+        self.store.delete(self.real(sid))
         self.ledger.store_rows.pop(sid, None)
 
 
@@ -415,8 +449,9 @@ class StoreWriter(Writer):
 
 
 def read_states(conn: Conn) -> dict[uuid.UUID, SessionState]:
+    """Every session, named by the ledger's key (the marker its prompt carries)."""
     sessions = conn.execute(
-        "select id, status, ir_version, current_ir ->> 'm' from public.sessions"
+        "select id, prompt, status, ir_version, current_ir ->> 'm' from public.sessions"
     ).fetchall()
     history: dict[uuid.UUID, list[Version]] = {}
     for sid, description, marker in conn.execute(
@@ -425,11 +460,11 @@ def read_states(conn: Conn) -> dict[uuid.UUID, SessionState]:
     ).fetchall():
         history.setdefault(sid, []).append(Version(description, marker))
     states = {}
-    for sid, status, ir_version, current in sessions:
+    for sid, prompt, status, ir_version, current in sessions:
         versions = tuple(history.get(sid, []))
         assert len(versions) == ir_version, f"session {sid}: ir_version vs history"
         assert not versions or versions[-1].ir_marker == current, f"session {sid}: current IR"
-        states[sid] = SessionState(True, status, versions)
+        states[key_of(prompt.removeprefix("prompt of "))] = SessionState(True, status, versions)
     return states
 
 
