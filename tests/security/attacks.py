@@ -208,8 +208,8 @@ def _touch_statements(
 ) -> list[tuple[str, sql.Composed]]:
     """How the identity runs what `touch` names, if it may at all."""
     if touch.kind == "call":
-        f = next(f for f in targets.functions if f.oid == touch.oid)
-        if not can_execute(rows.admin, identity.role, f):
+        f = next((f for f in targets.functions if f.oid == touch.oid), None)
+        if f is None or not can_execute(rows.admin, identity.role, f):
             return []
         return [(f"call {f.signature}", call(f, plain_values(world, identity, targets)))]
     rel = targets.by_oid.get(touch.oid)

@@ -343,9 +343,26 @@ def mentions(text: str, function: Function) -> bool:
     return re.search(pattern, text, re.IGNORECASE) is not None
 
 
+# Foreign keys whose action writes the referencing table when the referenced row goes:
+# (referencing table, referenced table).
+_CASCADES = """
+select k.conrelid::int, k.confrelid::int
+  from pg_catalog.pg_constraint as k
+ where k.contype = 'f' and (k.confdeltype in ('c', 'n', 'd') or k.confupdtype in ('c', 'n', 'd'))
+"""
+
+_RELATION_NAMES = """
+select c.oid::int, n.nspname, c.relname
+  from pg_catalog.pg_class as c join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+ where c.relkind in ('r', 'p', 'v', 'm', 'f') and n.nspname <> all(%(system)s)
+"""
+
+
 def reaching(conn: Conn, funcs: list[Function]) -> dict[int, set[Touch]]:
-    """For each function, every use of a relation or call that runs it, directly or through
-    the functions that call it."""
+    """For each function, every use of a relation or call that runs it: what runs it directly
+    (a call, a trigger, a policy, a default, a check, a view), the calls of the functions that
+    call it, the calls of the functions that use a relation that runs it, and the deletes of
+    the rows a foreign key's action reaches it from."""
     direct: dict[int, set[Touch]] = {f.oid: {Touch("call", f.oid)} for f in funcs}
     for rel, commands, text in _rows(conn, _EXPRESSIONS):
         for f in funcs:
@@ -362,18 +379,28 @@ def reaching(conn: Conn, funcs: list[Function]) -> dict[int, set[Touch]]:
     callers = {
         f.oid: [g.oid for g in funcs if g.oid != f.oid and mentions(g.body, f)] for f in funcs
     }
+    users: dict[int, list[int]] = {}  # relation -> functions whose body names it
+    for oid, schema, name in _rows(conn, _RELATION_NAMES, {"system": list(SYSTEM_SCHEMAS)}):
+        pattern = re.compile(rf"\b{re.escape(str(schema))}\s*\.\s*{re.escape(str(name))}\b")
+        users[int(oid)] = [g.oid for g in funcs if pattern.search(g.body)]
+    parents: dict[int, list[int]] = {}
+    for child, parent in _rows(conn, _CASCADES):
+        parents.setdefault(int(child), []).append(int(parent))
     reached: dict[int, set[Touch]] = {}
     for f in funcs:
-        seen: set[int] = set()
-        stack = [f.oid]
         touches: set[Touch] = set()
-        while stack:
-            oid = stack.pop()
-            if oid in seen:
+        work = list(direct[f.oid])
+        while work:
+            touch = work.pop()
+            if touch in touches:
                 continue
-            seen.add(oid)
-            touches |= direct[oid]
-            stack.extend(callers[oid])
+            touches.add(touch)
+            if touch.kind == "call":
+                work.extend(Touch("call", g) for g in callers.get(touch.oid, []))
+                continue
+            work.extend(Touch("call", g) for g in users.get(touch.oid, []))
+            if touch.kind in ("update", "delete"):
+                work.extend(Touch("delete", p) for p in parents.get(touch.oid, []))
         reached[f.oid] = touches
     return reached
 
