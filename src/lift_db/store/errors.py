@@ -18,8 +18,9 @@ class InvalidInputError(StoreError, ValueError):
 
 
 class PayloadTooLargeError(InvalidInputError):
-    """A value is over its size or depth cap (the database's private.column_limits, SQLSTATE
-    54000): the message names the column, its size and the cap. Nothing was written."""
+    """A write is over one of the database's limits (SQLSTATE 54000): a value over its size or
+    depth cap (private.column_limits; the message names the column, its size and the cap), or an
+    IR version past the session's limit (private.history_limits). Nothing was written."""
 
 
 class UndecodableValueError(StoreError):

@@ -42,7 +42,8 @@ INVALID_INPUT = {
     "428C9",  # a database-owned column was written
     "54001",  # statement too complex
 }
-# A value over its cap in private.column_limits (size or JSON depth); PostgREST answers 413.
+# Over a limit: a value's size or JSON depth (private.column_limits) or a session's number of
+# versions (private.history_limits); PostgREST answers 413.
 PAYLOAD_TOO_LARGE = {"54000"}
 _CURRENT = re.compile(r"current_version=(\d+)")
 
