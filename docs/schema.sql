@@ -2,7 +2,7 @@
 -- fails when it is stale. What the migrations in supabase/migrations add to or change
 -- in a Supabase database, as `pg_dump --schema-only` writes it after all of them ran
 -- (platform objects left out; an owner is named only when it is not postgres).
--- Migrations: 28, the last 20261130100300_add_history_version_limit.sql
+-- Migrations: 30, the last 20261130200100_revoke_api_table_delete.sql
 
 --
 -- Name: partitions; Type: SCHEMA; Schema: -
@@ -261,6 +261,228 @@ begin
     new.last_sign_in_at
   );
   return null;
+end
+$$;
+
+--
+-- Name: delete_comment(uuid); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.delete_comment(comment_id uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  caller pg_catalog.uuid := (select auth.uid());
+  author_id pg_catalog.uuid;
+  owner_id pg_catalog.uuid;
+  readable pg_catalog.bool;
+begin
+  if delete_comment.comment_id is null then
+    raise exception 'comment_id must not be null' using errcode = '22004';
+  end if;
+  select c.author_id, s.user_id,
+         s.user_id = caller or exists (
+           select from public.session_shares as sh
+            where sh.session_id = c.session_id and sh.user_id = caller
+         )
+    into author_id, owner_id, readable
+    from public.comments as c
+    join public.sessions as s on s.id = c.session_id
+   where c.id = delete_comment.comment_id
+     for update of c;
+  if readable is not true then
+    raise exception 'comment % not found', delete_comment.comment_id
+      using errcode = 'PT404',
+            hint = 'the comment does not exist or is on a session the caller cannot read';
+  end if;
+  if author_id <> caller and owner_id <> caller then
+    raise exception 'only the author of comment % or the session''s owner can delete it',
+      delete_comment.comment_id
+      using errcode = '42501';
+  end if;
+  delete from public.comments as c where c.id = delete_comment.comment_id;
+end
+$$;
+
+--
+-- Name: delete_favourite_repository(uuid); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.delete_favourite_repository(repository_id uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if delete_favourite_repository.repository_id is null then
+    raise exception 'repository_id must not be null' using errcode = '22004';
+  end if;
+  delete from public.favourite_repositories as f
+   where f.user_id = (select auth.uid())
+     and f.repository_id = delete_favourite_repository.repository_id;
+  if not found then
+    raise exception 'favourite repository % not found', delete_favourite_repository.repository_id
+      using errcode = 'PT404', hint = 'the repository is not among the caller''s favourites';
+  end if;
+end
+$$;
+
+--
+-- Name: delete_repository(uuid); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.delete_repository(repository_id uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  if delete_repository.repository_id is null then
+    raise exception 'repository_id must not be null' using errcode = '22004';
+  end if;
+  delete from public.repositories as r
+   where r.id = delete_repository.repository_id and r.user_id = (select auth.uid());
+  if not found then
+    raise exception 'repository % not found', delete_repository.repository_id
+      using errcode = 'PT404', hint = 'the repository is not in the caller''s cache';
+  end if;
+end
+$$;
+
+--
+-- Name: delete_session(uuid); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.delete_session(session_id uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  caller pg_catalog.uuid := (select auth.uid());
+begin
+  if delete_session.session_id is null then
+    raise exception 'session_id must not be null' using errcode = '22004';
+  end if;
+  delete from public.sessions as s
+   where s.id = delete_session.session_id and s.user_id = caller;
+  if found then
+    return;
+  end if;
+  if exists (
+    select from public.session_shares as sh
+     where sh.session_id = delete_session.session_id and sh.user_id = caller
+  ) then
+    raise exception 'only the owner of session % can delete it', delete_session.session_id
+      using errcode = '42501';
+  end if;
+  raise exception 'session % not found', delete_session.session_id
+    using errcode = 'PT404', hint = 'the session does not exist or belongs to another user';
+end
+$$;
+
+--
+-- Name: delete_session_embedding(uuid); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.delete_session_embedding(session_id uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  caller pg_catalog.uuid := (select auth.uid());
+  owner_id pg_catalog.uuid;
+begin
+  if delete_session_embedding.session_id is null then
+    raise exception 'session_id must not be null' using errcode = '22004';
+  end if;
+  select s.user_id into owner_id
+    from public.sessions as s
+   where s.id = delete_session_embedding.session_id
+     and (
+       s.user_id = caller
+       or exists (
+         select from public.session_shares as sh
+          where sh.session_id = s.id and sh.user_id = caller
+       )
+     );
+  if owner_id is null then
+    raise exception 'session % not found', delete_session_embedding.session_id
+      using errcode = 'PT404', hint = 'the session does not exist or belongs to another user';
+  end if;
+  if owner_id <> caller then
+    raise exception 'only the owner of session % can delete its embedding',
+      delete_session_embedding.session_id
+      using errcode = '42501';
+  end if;
+  delete from public.session_embeddings as e
+   where e.session_id = delete_session_embedding.session_id;
+  if not found then
+    raise exception 'session % has no embedding', delete_session_embedding.session_id
+      using errcode = 'PT404';
+  end if;
+end
+$$;
+
+--
+-- Name: delete_session_share(uuid, uuid); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.delete_session_share(session_id uuid, user_id uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  caller pg_catalog.uuid := (select auth.uid());
+  owner_id pg_catalog.uuid;
+begin
+  if delete_session_share.session_id is null then
+    raise exception 'session_id must not be null' using errcode = '22004';
+  end if;
+  if delete_session_share.user_id is null then
+    raise exception 'user_id must not be null' using errcode = '22004';
+  end if;
+  select s.user_id into owner_id
+    from public.sessions as s
+   where s.id = delete_session_share.session_id
+     and (
+       s.user_id = caller
+       or exists (
+         select from public.session_shares as sh
+          where sh.session_id = s.id and sh.user_id = caller
+       )
+     );
+  if owner_id is null then
+    raise exception 'session % not found', delete_session_share.session_id
+      using errcode = 'PT404', hint = 'the session does not exist or belongs to another user';
+  end if;
+  if owner_id <> caller and delete_session_share.user_id <> caller then
+    raise exception 'only the owner of session % can unshare it', delete_session_share.session_id
+      using errcode = '42501', hint = 'a grantee may remove only their own share';
+  end if;
+  delete from public.session_shares as sh
+   where sh.session_id = delete_session_share.session_id
+     and sh.user_id = delete_session_share.user_id;
+  if not found then
+    raise exception 'session % is not shared with user %', delete_session_share.session_id,
+      delete_session_share.user_id
+      using errcode = 'PT404';
+  end if;
+end
+$$;
+
+--
+-- Name: delete_user_preferences(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.delete_user_preferences() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+  delete from public.user_preferences as p where p.user_id = (select auth.uid());
+  if not found then
+    raise exception 'user preferences not found'
+      using errcode = 'PT404', hint = 'the caller has no stored settings';
+  end if;
 end
 $$;
 
@@ -618,6 +840,58 @@ end
 $$;
 
 --
+-- Name: require_caller_key(); Type: FUNCTION; Schema: private
+--
+
+CREATE FUNCTION private.require_caller_key() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+  caller pg_catalog.uuid := (select auth.uid());
+  proposed pg_catalog.jsonb;
+  spec pg_catalog.text;
+  column_name pg_catalog.text;
+  rule pg_catalog.text;
+  value pg_catalog.uuid;
+  allowed pg_catalog.bool;
+begin
+  -- Only where RLS applies to the writer: not for service_role (BYPASSRLS), nor for the table
+  -- owner (migrations, SECURITY DEFINER code), whose claims may name someone else.
+  if caller is null or not pg_catalog.row_security_active(tg_relid) then
+    return new;
+  end if;
+  proposed := pg_catalog.to_jsonb(new);
+  foreach spec in array tg_argv loop
+    column_name := pg_catalog.split_part(spec, ':', 1);
+    rule := pg_catalog.split_part(spec, ':', 2);
+    if not proposed ? column_name then
+      raise exception 'require_caller_key: %.% has no column %', tg_table_schema, tg_table_name,
+        column_name
+        using errcode = '42703';
+    end if;
+    value := (proposed ->> column_name)::pg_catalog.uuid;
+    if rule = 'caller' then
+      allowed := value = caller;
+    elsif rule = 'owned_session' then
+      allowed := exists (
+        select from public.sessions as s where s.id = value and s.user_id = caller
+      );
+    else
+      raise exception 'require_caller_key: unknown rule % for %.%', rule, tg_table_name,
+        column_name
+        using errcode = '22023';
+    end if;
+    if allowed is not true then
+      raise exception 'new row violates row-level security policy for table "%"', tg_table_name
+        using errcode = '42501';
+    end if;
+  end loop;
+  return new;
+end
+$$;
+
+--
 -- Name: shared_session_ids(text); Type: FUNCTION; Schema: private
 --
 
@@ -689,6 +963,83 @@ begin
   return new;
 end
 $$;
+
+--
+-- Name: delete_comment(uuid); Type: FUNCTION; Schema: public
+--
+
+CREATE FUNCTION public.delete_comment(comment_id uuid) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT private.delete_comment(comment_id) AS delete_comment;
+END;
+
+--
+-- Name: delete_favourite_repository(uuid); Type: FUNCTION; Schema: public
+--
+
+CREATE FUNCTION public.delete_favourite_repository(repository_id uuid) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT private.delete_favourite_repository(repository_id) AS delete_favourite_repository;
+END;
+
+--
+-- Name: delete_repository(uuid); Type: FUNCTION; Schema: public
+--
+
+CREATE FUNCTION public.delete_repository(repository_id uuid) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT private.delete_repository(repository_id) AS delete_repository;
+END;
+
+--
+-- Name: delete_session(uuid); Type: FUNCTION; Schema: public
+--
+
+CREATE FUNCTION public.delete_session(session_id uuid) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT private.delete_session(session_id) AS delete_session;
+END;
+
+--
+-- Name: delete_session_embedding(uuid); Type: FUNCTION; Schema: public
+--
+
+CREATE FUNCTION public.delete_session_embedding(session_id uuid) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT private.delete_session_embedding(session_id) AS delete_session_embedding;
+END;
+
+--
+-- Name: delete_session_share(uuid, uuid); Type: FUNCTION; Schema: public
+--
+
+CREATE FUNCTION public.delete_session_share(session_id uuid, user_id uuid) RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT private.delete_session_share(session_id, user_id) AS delete_session_share;
+END;
+
+--
+-- Name: delete_user_preferences(); Type: FUNCTION; Schema: public
+--
+
+CREATE FUNCTION public.delete_user_preferences() RETURNS void
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    BEGIN ATOMIC
+ SELECT private.delete_user_preferences() AS delete_user_preferences;
+END;
 
 --
 -- Name: match_sessions(extensions.vector, integer, double precision); Type: FUNCTION; Schema: public
@@ -1601,10 +1952,22 @@ CREATE TRIGGER comments_guard_columns BEFORE UPDATE ON public.comments FOR EACH 
 CREATE TRIGGER comments_touch_updated_at BEFORE INSERT OR UPDATE ON public.comments FOR EACH ROW EXECUTE FUNCTION private.touch_updated_at();
 
 --
+-- Name: favourite_repositories favourite_repositories_key_belongs_to_caller; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER favourite_repositories_key_belongs_to_caller BEFORE INSERT ON public.favourite_repositories FOR EACH ROW EXECUTE FUNCTION private.require_caller_key('user_id:caller');
+
+--
 -- Name: repositories repositories_check_limits; Type: TRIGGER; Schema: public
 --
 
 CREATE TRIGGER repositories_check_limits BEFORE INSERT OR UPDATE ON public.repositories FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
+
+--
+-- Name: repositories repositories_key_belongs_to_caller; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER repositories_key_belongs_to_caller BEFORE INSERT ON public.repositories FOR EACH ROW EXECUTE FUNCTION private.require_caller_key('user_id:caller');
 
 --
 -- Name: session_embeddings session_embeddings_check_limits; Type: TRIGGER; Schema: public
@@ -1617,6 +1980,12 @@ CREATE TRIGGER session_embeddings_check_limits BEFORE INSERT OR UPDATE ON public
 --
 
 CREATE TRIGGER session_embeddings_guard BEFORE INSERT OR UPDATE ON public.session_embeddings FOR EACH ROW EXECUTE FUNCTION private.guard_session_embedding();
+
+--
+-- Name: session_embeddings session_embeddings_key_belongs_to_caller; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER session_embeddings_key_belongs_to_caller BEFORE INSERT ON public.session_embeddings FOR EACH ROW EXECUTE FUNCTION private.require_caller_key('session_id:owned_session');
 
 --
 -- Name: session_history session_history_append_only; Type: TRIGGER; Schema: public
@@ -1635,6 +2004,12 @@ CREATE TRIGGER session_shares_check BEFORE INSERT OR UPDATE ON public.session_sh
 --
 
 CREATE TRIGGER session_shares_check_limits BEFORE INSERT OR UPDATE ON public.session_shares FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
+
+--
+-- Name: session_shares session_shares_key_belongs_to_caller; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER session_shares_key_belongs_to_caller BEFORE INSERT ON public.session_shares FOR EACH ROW EXECUTE FUNCTION private.require_caller_key('session_id:owned_session');
 
 --
 -- Name: session_shares session_shares_touch_updated_at; Type: TRIGGER; Schema: public
@@ -1677,6 +2052,12 @@ CREATE TRIGGER sessions_version_ir BEFORE INSERT OR UPDATE OF current_ir ON publ
 --
 
 CREATE TRIGGER user_preferences_check_limits BEFORE INSERT OR UPDATE ON public.user_preferences FOR EACH ROW EXECUTE FUNCTION private.check_column_limits();
+
+--
+-- Name: user_preferences user_preferences_key_belongs_to_caller; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER user_preferences_key_belongs_to_caller BEFORE INSERT ON public.user_preferences FOR EACH ROW EXECUTE FUNCTION private.require_caller_key('user_id:caller');
 
 --
 -- Name: user_preferences user_preferences_touch_updated_at; Type: TRIGGER; Schema: public
@@ -1963,10 +2344,10 @@ CREATE POLICY session_history_select_readable ON public.session_history FOR SELE
 ALTER TABLE public.session_shares ENABLE ROW LEVEL SECURITY;
 
 --
--- Name: session_shares session_shares_delete_owner; Type: POLICY; Schema: public
+-- Name: session_shares session_shares_delete_owner_or_grantee; Type: POLICY; Schema: public
 --
 
-CREATE POLICY session_shares_delete_owner ON public.session_shares FOR DELETE TO authenticated USING ((session_id IN ( SELECT private.owned_session_ids() AS owned_session_ids)));
+CREATE POLICY session_shares_delete_owner_or_grantee ON public.session_shares FOR DELETE TO authenticated USING (((user_id = ( SELECT auth.uid() AS uid)) OR (session_id IN ( SELECT private.owned_session_ids() AS owned_session_ids))));
 
 --
 -- Name: session_shares session_shares_insert_owner; Type: POLICY; Schema: public
@@ -2119,6 +2500,55 @@ REVOKE ALL ON FUNCTION private.create_analytics_events_partition(month date) FRO
 REVOKE ALL ON FUNCTION private.create_user_profile() FROM PUBLIC;
 
 --
+-- Name: FUNCTION delete_comment(comment_id uuid); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.delete_comment(comment_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.delete_comment(comment_id uuid) TO authenticated;
+
+--
+-- Name: FUNCTION delete_favourite_repository(repository_id uuid); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.delete_favourite_repository(repository_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.delete_favourite_repository(repository_id uuid) TO authenticated;
+
+--
+-- Name: FUNCTION delete_repository(repository_id uuid); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.delete_repository(repository_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.delete_repository(repository_id uuid) TO authenticated;
+
+--
+-- Name: FUNCTION delete_session(session_id uuid); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.delete_session(session_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.delete_session(session_id uuid) TO authenticated;
+
+--
+-- Name: FUNCTION delete_session_embedding(session_id uuid); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.delete_session_embedding(session_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.delete_session_embedding(session_id uuid) TO authenticated;
+
+--
+-- Name: FUNCTION delete_session_share(session_id uuid, user_id uuid); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.delete_session_share(session_id uuid, user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.delete_session_share(session_id uuid, user_id uuid) TO authenticated;
+
+--
+-- Name: FUNCTION delete_user_preferences(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.delete_user_preferences() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.delete_user_preferences() TO authenticated;
+
+--
 -- Name: FUNCTION guard_comment_columns(); Type: ACL; Schema: private
 --
 
@@ -2187,6 +2617,12 @@ REVOKE ALL ON FUNCTION private.record_session_history() FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.refuse_history_update() FROM PUBLIC;
 
 --
+-- Name: FUNCTION require_caller_key(); Type: ACL; Schema: private
+--
+
+REVOKE ALL ON FUNCTION private.require_caller_key() FROM PUBLIC;
+
+--
 -- Name: FUNCTION shared_session_ids(with_role text); Type: ACL; Schema: private
 --
 
@@ -2212,6 +2648,62 @@ REVOKE ALL ON FUNCTION private.touch_updated_at() FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.version_session_ir() FROM PUBLIC;
 
 --
+-- Name: FUNCTION delete_comment(comment_id uuid); Type: ACL; Schema: public
+--
+
+REVOKE ALL ON FUNCTION public.delete_comment(comment_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.delete_comment(comment_id uuid) TO authenticated;
+GRANT ALL ON FUNCTION public.delete_comment(comment_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION delete_favourite_repository(repository_id uuid); Type: ACL; Schema: public
+--
+
+REVOKE ALL ON FUNCTION public.delete_favourite_repository(repository_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.delete_favourite_repository(repository_id uuid) TO authenticated;
+GRANT ALL ON FUNCTION public.delete_favourite_repository(repository_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION delete_repository(repository_id uuid); Type: ACL; Schema: public
+--
+
+REVOKE ALL ON FUNCTION public.delete_repository(repository_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.delete_repository(repository_id uuid) TO authenticated;
+GRANT ALL ON FUNCTION public.delete_repository(repository_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION delete_session(session_id uuid); Type: ACL; Schema: public
+--
+
+REVOKE ALL ON FUNCTION public.delete_session(session_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.delete_session(session_id uuid) TO authenticated;
+GRANT ALL ON FUNCTION public.delete_session(session_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION delete_session_embedding(session_id uuid); Type: ACL; Schema: public
+--
+
+REVOKE ALL ON FUNCTION public.delete_session_embedding(session_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.delete_session_embedding(session_id uuid) TO authenticated;
+GRANT ALL ON FUNCTION public.delete_session_embedding(session_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION delete_session_share(session_id uuid, user_id uuid); Type: ACL; Schema: public
+--
+
+REVOKE ALL ON FUNCTION public.delete_session_share(session_id uuid, user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.delete_session_share(session_id uuid, user_id uuid) TO authenticated;
+GRANT ALL ON FUNCTION public.delete_session_share(session_id uuid, user_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION delete_user_preferences(); Type: ACL; Schema: public
+--
+
+REVOKE ALL ON FUNCTION public.delete_user_preferences() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.delete_user_preferences() TO authenticated;
+GRANT ALL ON FUNCTION public.delete_user_preferences() TO service_role;
+
+--
 -- Name: FUNCTION match_sessions(query_embedding extensions.vector, match_count integer, min_similarity double precision); Type: ACL; Schema: public
 --
 
@@ -2223,14 +2715,8 @@ GRANT ALL ON FUNCTION public.match_sessions(query_embedding extensions.vector, m
 -- Name: TABLE sessions; Type: ACL; Schema: public
 --
 
-GRANT SELECT,DELETE ON TABLE public.sessions TO authenticated;
+GRANT SELECT ON TABLE public.sessions TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.sessions TO service_role;
-
---
--- Name: COLUMN sessions.id; Type: ACL; Schema: public
---
-
-GRANT INSERT(id) ON TABLE public.sessions TO authenticated;
 
 --
 -- Name: COLUMN sessions.user_id; Type: ACL; Schema: public
@@ -2340,14 +2826,8 @@ GRANT SELECT ON TABLE public.analytics_success_rates TO service_role;
 -- Name: TABLE comments; Type: ACL; Schema: public
 --
 
-GRANT SELECT,DELETE ON TABLE public.comments TO authenticated;
+GRANT SELECT ON TABLE public.comments TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.comments TO service_role;
-
---
--- Name: COLUMN comments.id; Type: ACL; Schema: public
---
-
-GRANT INSERT(id) ON TABLE public.comments TO authenticated;
 
 --
 -- Name: COLUMN comments.session_id; Type: ACL; Schema: public
@@ -2377,7 +2857,7 @@ GRANT INSERT(body),UPDATE(body) ON TABLE public.comments TO authenticated;
 -- Name: TABLE favourite_repositories; Type: ACL; Schema: public
 --
 
-GRANT SELECT,DELETE ON TABLE public.favourite_repositories TO authenticated;
+GRANT SELECT ON TABLE public.favourite_repositories TO authenticated;
 GRANT SELECT,INSERT,DELETE ON TABLE public.favourite_repositories TO service_role;
 
 --
@@ -2396,14 +2876,8 @@ GRANT INSERT(repository_id) ON TABLE public.favourite_repositories TO authentica
 -- Name: TABLE repositories; Type: ACL; Schema: public
 --
 
-GRANT SELECT,DELETE ON TABLE public.repositories TO authenticated;
+GRANT SELECT ON TABLE public.repositories TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.repositories TO service_role;
-
---
--- Name: COLUMN repositories.id; Type: ACL; Schema: public
---
-
-GRANT INSERT(id) ON TABLE public.repositories TO authenticated;
 
 --
 -- Name: COLUMN repositories.user_id; Type: ACL; Schema: public
@@ -2457,7 +2931,7 @@ GRANT INSERT(fetched_at),UPDATE(fetched_at) ON TABLE public.repositories TO auth
 -- Name: TABLE session_embeddings; Type: ACL; Schema: public
 --
 
-GRANT SELECT,DELETE ON TABLE public.session_embeddings TO authenticated;
+GRANT SELECT ON TABLE public.session_embeddings TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session_embeddings TO service_role;
 
 --
@@ -2502,7 +2976,7 @@ GRANT SELECT ON TABLE public.session_history TO service_role;
 -- Name: TABLE session_shares; Type: ACL; Schema: public
 --
 
-GRANT SELECT,DELETE ON TABLE public.session_shares TO authenticated;
+GRANT SELECT ON TABLE public.session_shares TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.session_shares TO service_role;
 
 --
@@ -2527,7 +3001,7 @@ GRANT INSERT(role),UPDATE(role) ON TABLE public.session_shares TO authenticated;
 -- Name: TABLE user_preferences; Type: ACL; Schema: public
 --
 
-GRANT SELECT,DELETE ON TABLE public.user_preferences TO authenticated;
+GRANT SELECT ON TABLE public.user_preferences TO authenticated;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.user_preferences TO service_role;
 
 --

@@ -101,7 +101,9 @@ def victim_locks_row(session: uuid.UUID) -> str:
     """What the owner gets trying to lock her own session while the attacker's transaction runs."""
     with connect(database_url()) as conn:
         try:
-            conn.execute("select 1 from public.sessions where id = %s for update nowait", (session,))
+            conn.execute(
+                "select 1 from public.sessions where id = %s for update nowait", (session,)
+            )
         except psycopg.errors.LockNotAvailable:
             return "locked by someone else"
     return "free"
@@ -145,7 +147,8 @@ def test_a_stranger_cannot_copy_a_hidden_session_into_a_setting(
             conn.execute(LEAK, (scene.session,))
         conn.rollback()
         leaked = conn.execute("select current_setting('x.leak', true)").fetchone()
-        assert leaked is not None and not leaked[0]
+        assert leaked is not None
+        assert not leaked[0]
     finally:
         conn.close()
 
@@ -172,7 +175,8 @@ def test_a_former_viewer_reads_neither_the_session_nor_its_comments(
                 conn.execute(statement, (target,))
             conn.rollback()
             leaked = conn.execute("select current_setting('x.leak', true)").fetchone()
-            assert leaked is not None and not leaked[0]
+            assert leaked is not None
+            assert not leaked[0]
         finally:
             conn.close()
 

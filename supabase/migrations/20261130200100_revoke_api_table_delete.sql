@@ -40,9 +40,11 @@ revoke delete, truncate on table
   public.user_preferences, public.session_shares, public.session_embeddings
   from anon, authenticated;
 
-alter policy session_shares_delete_owner on public.session_shares
-  rename to session_shares_delete_owner_or_grantee;
-alter policy session_shares_delete_owner_or_grantee on public.session_shares
+-- Replaced, in this file's one transaction, so that the name says the new rule.
+drop policy session_shares_delete_owner on public.session_shares;
+create policy session_shares_delete_owner_or_grantee on public.session_shares
+  for delete
+  to authenticated
   using (
     user_id = (select auth.uid())
     or session_id in (select private.owned_session_ids())
@@ -134,7 +136,8 @@ begin
 end
 $$;
 
-create function private.delete_favourite_repository(repository_id pg_catalog.uuid) returns pg_catalog.void
+create function private.delete_favourite_repository(repository_id pg_catalog.uuid)
+returns pg_catalog.void
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
@@ -280,7 +283,7 @@ language sql
 security invoker
 set search_path = pg_catalog, pg_temp
 begin atomic
-  select private.delete_session(delete_session.session_id);
+  select private.delete_session(session_id);
 end;
 
 create function public.delete_comment(comment_id pg_catalog.uuid) returns pg_catalog.void
@@ -288,7 +291,7 @@ language sql
 security invoker
 set search_path = pg_catalog, pg_temp
 begin atomic
-  select private.delete_comment(delete_comment.comment_id);
+  select private.delete_comment(comment_id);
 end;
 
 create function public.delete_repository(repository_id pg_catalog.uuid) returns pg_catalog.void
@@ -296,15 +299,16 @@ language sql
 security invoker
 set search_path = pg_catalog, pg_temp
 begin atomic
-  select private.delete_repository(delete_repository.repository_id);
+  select private.delete_repository(repository_id);
 end;
 
-create function public.delete_favourite_repository(repository_id pg_catalog.uuid) returns pg_catalog.void
+create function public.delete_favourite_repository(repository_id pg_catalog.uuid)
+returns pg_catalog.void
 language sql
 security invoker
 set search_path = pg_catalog, pg_temp
 begin atomic
-  select private.delete_favourite_repository(delete_favourite_repository.repository_id);
+  select private.delete_favourite_repository(repository_id);
 end;
 
 create function public.delete_user_preferences() returns pg_catalog.void
@@ -320,7 +324,7 @@ language sql
 security invoker
 set search_path = pg_catalog, pg_temp
 begin atomic
-  select private.delete_session_embedding(delete_session_embedding.session_id);
+  select private.delete_session_embedding(session_id);
 end;
 
 create function public.delete_session_share(
@@ -331,8 +335,7 @@ language sql
 security invoker
 set search_path = pg_catalog, pg_temp
 begin atomic
-  select private.delete_session_share(delete_session_share.session_id,
-                                      delete_session_share.user_id);
+  select private.delete_session_share(session_id, user_id);
 end;
 
 revoke execute on function public.delete_session(pg_catalog.uuid) from public, anon;

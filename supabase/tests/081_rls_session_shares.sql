@@ -1,9 +1,10 @@
 -- Who may do what to public.session_shares. Alice owns a session shared with Erin (editor) and
 -- Victor (viewer); Mallory is a stranger. Only Alice shares, changes a role and unshares others;
 -- Erin and Victor each see their own share and cannot re-share, promote themselves or unshare
--- anyone else, but each may leave (remove their own share); Mallory cannot share Alice's session with herself; anon is refused; service_role manages any
--- share. The policies of sessions and session_shares read each other's tables through helpers,
--- and no query here recurses.
+-- anyone else, but each may leave (remove their own share); Mallory cannot share Alice's
+-- session with herself; anon is refused; service_role manages any share. The policies of
+-- sessions and session_shares read each other's tables through helpers, and no query here
+-- recurses.
 begin;
 select plan(40);
 

@@ -48,7 +48,10 @@ select throws_ok(
 );
 select tests.clear_authentication();
 create temporary table comment_ids on commit drop as
-select c.id, pg_catalog.split_part(c.body, ':', 1) as who from public.comments as c;
+select
+c.id,
+pg_catalog.split_part(c.body, ':', 1) as who
+from public.comments as c;
 grant select on comment_ids to authenticated;
 select tests.authenticate_as('victor');
 select results_eq(

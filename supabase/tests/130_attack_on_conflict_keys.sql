@@ -18,20 +18,21 @@ values (tests.get_session_id('alice secret'), tests.get_supabase_uid('alice'), '
 insert into public.repositories (user_id, owner, name)
 values (tests.get_supabase_uid('alice'), 'alice-co', 'secret-engine');
 insert into public.favourite_repositories (user_id, repository_id)
-select r.user_id, r.id from public.repositories as r where r.name = 'secret-engine';
+select
+r.user_id,
+r.id
+from public.repositories as r where r.name = 'secret-engine';
 insert into public.user_preferences (user_id, settings)
 values (tests.get_supabase_uid('alice'), '{"theme": "hidden"}');
 
 -- Ids the attackers learnt while they could (Victor was a viewer) or guessed.
 create temporary table known (what text primary key, id uuid) on commit drop;
-insert into known
-select 'session', tests.get_session_id('alice secret')
-union all
-select 'comment', c.id from public.comments as c where c.body = 'alice: hidden note'
-union all
-select 'repository', r.id from public.repositories as r where r.name = 'secret-engine'
-union all
-select 'alice', tests.get_supabase_uid('alice');
+insert into known (what, id)
+values
+  ('session', tests.get_session_id('alice secret')),
+  ('comment', (select c.id from public.comments as c where c.body = 'alice: hidden note')),
+  ('repository', (select r.id from public.repositories as r where r.name = 'secret-engine')),
+  ('alice', tests.get_supabase_uid('alice'));
 grant select on known to authenticated;
 
 -- The owner revokes Victor's share: from now on the session is hidden from him.

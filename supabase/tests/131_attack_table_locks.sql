@@ -23,7 +23,9 @@ end
 $$;
 
 create temporary table lock_targets on commit drop as
-select r.rolname::text as role_name, c.oid::regclass as relation
+select
+r.rolname::text as role_name,
+c.oid::regclass as relation
   from pg_catalog.pg_class as c
   cross join (values ('anon'), ('authenticated')) as r (rolname)
  where c.relkind in ('r', 'p', 'v', 'm', 'f')

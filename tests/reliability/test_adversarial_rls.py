@@ -77,6 +77,16 @@ from tests.reliability.support import (
 USERS = ("alice", "bob", "carol")
 ACTORS = (*USERS, "anon")
 REFUSED = "42501"
+# INSERT … ON CONFLICT naming a session id: the WHERE clause runs on the conflicting row.
+LEAK_BY_KEY = (
+    "insert into public.sessions (id, prompt) values (%s, 'x')"
+    " on conflict (id) do update set prompt = excluded.prompt"
+    " where set_config('x.leak', row_to_json(sessions.*)::text, true) is null"
+)
+LOCK_BY_KEY = (
+    "insert into public.sessions (id, prompt) values (%s, 'x')"
+    " on conflict (id) do update set prompt = excluded.prompt where false"
+)
 NOT_FOUND = "PT404"
 
 TEXT = st.text(
@@ -311,8 +321,10 @@ class IsolationMachine(SqlAttacker, RuleBasedStateMachine):
         for n, owner in enumerate(USERS):
             for k in range(2):
                 ir = {"seed": k}
-                sid = self.sql(owner, "insert into public.sessions (prompt, current_ir)"
-                               " values (%s, %s) returning id", (f"{owner} {k}", Jsonb(ir)))[0][0]  # fmt: skip
+                statement = (
+                    "insert into public.sessions (prompt, current_ir) values (%s, %s) returning id"
+                )
+                sid = self.sql(owner, statement, (f"{owner} {k}", Jsonb(ir)))[0][0]
                 self.model.sessions[sid] = Session(sid, owner, f"{owner} {k}", "active", [ir])
                 made.append(sid)
             first = made[-2]
@@ -353,7 +365,7 @@ class IsolationMachine(SqlAttacker, RuleBasedStateMachine):
                 return multiple()
             rows = self.sql(actor, statement, params)
             self.check(len(rows) == 1, f"{actor} could not create a session")
-            sid = rows[0][0]
+            sid: uuid.UUID = rows[0][0]
         else:
             new = NewSession(prompt=prompt, current_ir=ir,
                              user_id=self.uid[owner] if for_other else None)  # fmt: skip
@@ -598,13 +610,7 @@ class IsolationMachine(SqlAttacker, RuleBasedStateMachine):
         actor = self.actor_for(who, sid, salt)
         self.op("propose a session id")
         self.standing(actor, sid)
-        where = "false" if lock else "set_config('x.leak', row_to_json(sessions.*)::text, true) is null"
-        state = self.refused(
-            actor,
-            "insert into public.sessions (id, prompt) values (%s, 'x')"
-            " on conflict (id) do update set prompt = excluded.prompt where " + where,
-            (sid,),
-        )
+        state = self.refused(actor, LOCK_BY_KEY if lock else LEAK_BY_KEY, (sid,))
         self.check(state == REFUSED, f"{actor} proposed the id of {sid} ({state})")
 
     @rule(who=WHO, salt=SALT, channel=st.sampled_from(["sql", "store"]), sid=ids)
@@ -693,7 +699,9 @@ class IsolationMachine(SqlAttacker, RuleBasedStateMachine):
             state = self.refused(actor, statement, (sid, self.uid[whom]))
             present = None if existed else NOT_FOUND
             wanted = present if allowed else NOT_FOUND if hidden else REFUSED
-            self.check(state == wanted, f"{actor} unshared {sid} with {whom}: {state}, expected {wanted}")
+            self.check(
+                state == wanted, f"{actor} unshared {sid} with {whom}: {state}, expected {wanted}"
+            )
         else:
             result = self.outcome(lambda: self.store(actor).unshare(sid, self.uid[whom]))
             present = "ok" if existed else "NotFoundError"

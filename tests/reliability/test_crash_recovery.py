@@ -68,6 +68,8 @@ def key_of(marker: str) -> uuid.UUID:
 
 def prompt_of(marker: str) -> str:
     return f"prompt of {marker}"
+
+
 STATUSES: tuple[SessionStatus, ...] = ("active", "finalized", "abandoned")
 
 

@@ -11,8 +11,9 @@ editing this file), and through the tables' own write paths.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -32,7 +33,7 @@ def outcome(call: Callable[[], object], *ids: uuid.UUID) -> tuple[str, str]:
     try:
         result: object = call()
         kind, text = "returned", repr(result)
-    except Exception as exc:  # noqa: BLE001 - the type is part of the outcome compared
+    except Exception as exc:
         kind, text = type(exc).__name__, str(exc)
     for value in ids:
         text = text.replace(str(value), "<id>")
@@ -71,15 +72,18 @@ def test_every_store_method_fails_alike_for_unseen_and_missing_sessions(backend:
     bob.set_embedding(theirs.id, VECTOR, model="m", ir_version=1)
     bob.record_event("probe", session_id=theirs.id)
     entry_points = store_entry_points(theirs, carol_id)
-    assert set(entry_points) >= {
-        name for name in dir(SessionStore) if not name.startswith("_")
-    } - {"list_active", "list_all", "list_shared_with_me", "search_similar"}
+    assert set(entry_points) >= {name for name in dir(SessionStore) if not name.startswith("_")} - {
+        "list_active",
+        "list_all",
+        "list_shared_with_me",
+        "search_similar",
+    }
 
     differences = {}
     for name, call in entry_points.items():
         random_id = uuid.uuid4()
-        missing = outcome(lambda: call(alice, random_id), random_id)
-        unseen = outcome(lambda: call(alice, theirs.id), theirs.id)
+        missing = outcome(partial(call, alice, random_id), random_id)
+        unseen = outcome(partial(call, alice, theirs.id), theirs.id)
         if missing != unseen:
             differences[name] = (missing, unseen)
         assert missing[0] != "returned" or name in {"get", "get_embedding", "events"}, name
@@ -100,7 +104,7 @@ class Scene:
 
 
 @pytest.fixture
-def scene(auth_users: Callable[[], uuid.UUID]) -> Iterator[Scene]:
+def scene(auth_users: Callable[[], uuid.UUID]) -> Scene:
     alice, bob, carol = auth_users(), auth_users(), auth_users()
     with connect(database_url()) as conn:
         session = conn.execute(
@@ -128,7 +132,8 @@ def scene(auth_users: Callable[[], uuid.UUID]) -> Iterator[Scene]:
             " values (%s, 'bob-co', 'hidden') returning id",
             (bob,),
         ).fetchone()
-        assert comment is not None and repository is not None
+        assert comment is not None
+        assert repository is not None
         conn.execute(
             "insert into public.favourite_repositories (user_id, repository_id) values (%s, %s)",
             (bob, repository[0]),
@@ -136,7 +141,7 @@ def scene(auth_users: Callable[[], uuid.UUID]) -> Iterator[Scene]:
         conn.execute(
             "insert into public.user_preferences (user_id, settings) values (%s, '{}')", (bob,)
         )
-    yield Scene(
+    return Scene(
         alice,
         carol,
         {
@@ -166,7 +171,10 @@ def as_user(conn: psycopg.Connection[Any], user: uuid.UUID) -> None:
 
 
 def sql_outcome(
-    conn: psycopg.Connection[Any], statement: sql.Composable, params: list[Any], *ids: uuid.UUID
+    conn: psycopg.Connection[Any],
+    statement: sql.SQL | sql.Composed,
+    params: list[Any],
+    *ids: uuid.UUID,
 ) -> tuple[str, str]:
     """SQLSTATE and message (or the rows) of one statement, rolled back."""
     try:
@@ -246,7 +254,9 @@ TABLE_PATHS = {
     ),
     "embed a session": (
         "insert into public.session_embeddings (session_id, embedding, model, ir_version)"
-        f" values (%s, '{VECTOR_TEXT}'::extensions.vector, 'm', 1)"
+        " select %s, array_fill(0.5::real, array[a.atttypmod])::extensions.vector, 'm', 1"
+        "   from pg_catalog.pg_attribute as a"
+        "  where a.attrelid = 'public.session_embeddings'::regclass and a.attname = 'embedding'"
     ),
     "share a session": (
         "insert into public.session_shares (session_id, user_id) values (%s, auth.uid())"
@@ -256,9 +266,7 @@ TABLE_PATHS = {
     ),
     "update a session": "update public.sessions set prompt = 'x' where id = %s returning id",
     "update a comment": "update public.comments set body = 'x' where id = %s returning id",
-    "update a repository": (
-        "update public.repositories set name = 'x' where id = %s returning id"
-    ),
+    "update a repository": ("update public.repositories set name = 'x' where id = %s returning id"),
     "read a history": "select version from public.session_history where session_id = %s",
 }
 PATH_TARGETS = {
@@ -285,7 +293,7 @@ def test_table_writes_fail_alike_for_unseen_and_missing_ids(scene: Scene) -> Non
             random_id = uuid.uuid4()
             with conn.transaction(force_rollback=True):
                 as_user(conn, scene.alice)
-                query = sql.SQL(statement)  # type: ignore[arg-type]
+                query = sql.SQL(statement)
                 missing = sql_outcome(conn, query, [random_id], random_id)
                 unseen = sql_outcome(conn, query, [target], target)
             if missing != unseen:
