@@ -996,6 +996,7 @@ TestIsolation = IsolationMachine.TestCase
         " create policy leak on public.sessions for update to authenticated"
         " using (user_id = (select auth.uid()) or id in (select private.shared_session_ids()))",
         "alter table public.sessions disable trigger sessions_guard_shared_edits",
+        # The key trigger refuses a share of someone else's session before the policy would.
         "create policy leak on public.session_shares for insert to authenticated with check (true);"
         " alter table public.session_shares disable trigger session_shares_key_belongs_to_caller",
         "grant delete on public.sessions to authenticated",
