@@ -117,7 +117,7 @@ def _attack(conn: Conn, people: dict[str, uuid.UUID], begin: Callable[[], object
         " from public.sessions as s where s.prompt = 'victim'",
         "insert into public.analytics_events (event_type, session_id) select 'probe', s.id"
         " from public.sessions as s where s.prompt = 'victim'",
-        "delete from public.sessions where prompt = 'mine'",
+        "select public.delete_session(s.id) from public.sessions as s where s.prompt = 'mine'",
     ]
     for step in steps:
         with conn.transaction():
