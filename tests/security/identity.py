@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 from tests.reliability.support import Conn
 
@@ -138,6 +138,3 @@ def attacker(db_url: str, identity: Identity, user: uuid.UUID | None) -> Iterato
     finally:
         conn.close()
 
-
-def database_user(db_url: str) -> str:
-    return str(conninfo_to_dict(db_url).get("user", ""))

@@ -57,8 +57,3 @@ def snapshot() -> tuple[dict[str, ClassTally], dict[str, int]]:
         tallies = {name: ClassTally(t.tried, list(t.succeeded)) for name, t in _tallies.items()}
         return tallies, dict(sorted(_notes.items()))
 
-
-def succeeded(attack_class: str) -> list[str]:
-    with _lock:
-        tally = _tallies.get(attack_class)
-        return list(tally.succeeded) if tally else []
