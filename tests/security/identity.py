@@ -137,4 +137,3 @@ def attacker(db_url: str, identity: Identity, user: uuid.UUID | None) -> Iterato
         yield Attacker(conn, identity, user)
     finally:
         conn.close()
-

@@ -56,4 +56,3 @@ def snapshot() -> tuple[dict[str, ClassTally], dict[str, int]]:
     with _lock:
         tallies = {name: ClassTally(t.tried, list(t.succeeded)) for name, t in _tallies.items()}
         return tallies, dict(sorted(_notes.items()))
-
