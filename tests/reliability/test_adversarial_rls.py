@@ -1006,6 +1006,8 @@ TestIsolation = IsolationMachine.TestCase
         " select sh.session_id from public.session_shares as sh"
         " where sh.user_id = (select auth.uid())::uuid"
         " and (shared_session_ids.with_role is null or sh.role = shared_session_ids.with_role) $$",
+        "create policy leak on public.sessions for select to authenticated"
+        " using (pg_catalog.current_setting('lift.change_description', true) = 'forged')",
     ],
     ids=[
         "read others' sessions",
@@ -1019,6 +1021,7 @@ TestIsolation = IsolationMachine.TestCase
         "lock sessions",
         "choose session ids",
         "definer resolves pg_temp",
+        "a policy trusts a setting",
     ],
 )
 def test_the_machine_finds_a_hole_in_isolation(
