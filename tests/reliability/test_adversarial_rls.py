@@ -566,6 +566,9 @@ class IsolationMachine(SqlAttacker, RuleBasedStateMachine):
             return
         allowed = self.model.owns(actor, sid)
         if channel == "sql":
+            # Never through the table: table-level DELETE would let the role LOCK the table.
+            table = self.refused(actor, "delete from public.sessions where id = %s", (sid,))
+            self.check(table == REFUSED, f"{actor} deleted {sid} through the table ({table})")
             state = self.refused(actor, statement, (sid,))
             hidden = self.model.access(actor, sid) is None
             wanted = None if allowed else NOT_FOUND if hidden else REFUSED
