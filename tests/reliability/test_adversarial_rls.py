@@ -17,6 +17,10 @@ succeed, and return exactly the model's data; a forbidden one must be refused or
 and then that the database, read as its owner role, holds exactly what the model holds: nobody
 ever read, changed or deleted a row they had no right to.
 
+A SQL-level attacker (tests/reliability/sql_attacker.py) plays too: it plants pg_temp shadows,
+tries INSERT … ON CONFLICT DO UPDATE … WHERE on sessions, takes table locks and sets settings
+before reading, and its answers are checked against the same model.
+
 LIFT_FUZZ_EXAMPLES sequences of up to LIFT_FUZZ_STEPS operations each (see docs/reliability.md).
 """
 
@@ -59,6 +63,7 @@ from lift_db.store.models import EMBEDDING_DIMENSIONS
 from lift_db.target import connect
 from tests.conftest import ScratchFactory
 from tests.reliability import figures
+from tests.reliability.sql_attacker import SqlAttacker
 from tests.reliability.support import (
     FUZZ_EXAMPLES,
     FUZZ_STEPS,
@@ -199,7 +204,7 @@ def _shared_resources() -> Iterator[None]:
     _Shared.close()
 
 
-class IsolationMachine(RuleBasedStateMachine):
+class IsolationMachine(SqlAttacker, RuleBasedStateMachine):
     ids = Bundle("ids")
 
     def __init__(self) -> None:
@@ -997,6 +1002,15 @@ TestIsolation = IsolationMachine.TestCase
         # The key trigger refuses a share of someone else's session before the policy would.
         "create policy leak on public.session_shares for insert to authenticated with check (true);"
         " alter table public.session_shares disable trigger session_shares_key_belongs_to_caller",
+        "grant delete on public.sessions to authenticated",
+        "grant insert (id) on public.sessions to authenticated",
+        "create or replace function private.shared_session_ids(with_role text default null)"
+        " returns setof uuid language sql stable security definer set search_path = '' as $$"
+        " select sh.session_id from public.session_shares as sh"
+        " where sh.user_id = (select auth.uid())::uuid"
+        " and (shared_session_ids.with_role is null or sh.role = shared_session_ids.with_role) $$",
+        "create policy leak on public.sessions for select to authenticated"
+        " using (pg_catalog.current_setting('lift.change_description', true) = 'forged')",
     ],
     ids=[
         "read others' sessions",
@@ -1007,6 +1021,10 @@ TestIsolation = IsolationMachine.TestCase
         "viewers write",
         "editors change status",
         "anyone shares",
+        "lock sessions",
+        "choose session ids",
+        "definer resolves pg_temp",
+        "a policy trusts a setting",
     ],
 )
 def test_the_machine_finds_a_hole_in_isolation(
