@@ -4,7 +4,7 @@
 -- cap added for a new column (or a new table) is enforced once it is inserted, with the same
 -- SQLSTATE and messages; a deleted cap is no longer enforced. No API role can regenerate it.
 begin;
-select plan(28);
+select plan(29);
 
 select tests.create_supabase_user('carol');
 select tests.create_supabase_user('dave');
@@ -66,6 +66,14 @@ select throws_ok(
     values (tests.get_supabase_uid('carol'), 'abcd')$$,
   '54000', 'public.analytics_events.event_type is 4 bytes, over its limit of 3 bytes',
   'analytics_events (a row routed to a partition): the lowered cap applies to the next write'
+);
+create table partitions.analytics_events_probe
+  partition of public.analytics_events for values from ('2031-01-01') to ('2031-02-01');
+select throws_ok(
+  $$insert into public.analytics_events (user_id, event_type, created_at)
+    values (tests.get_supabase_uid('carol'), 'abcd', '2031-01-15')$$,
+  '54000', 'public.analytics_events.event_type is 4 bytes, over its limit of 3 bytes',
+  'analytics_events: a partition created after the caps were compiled is covered'
 );
 select throws_ok(
   $$update public.session_shares set role = 'editor'
