@@ -27,3 +27,9 @@ COMMENT ON TABLE private.column_limits IS 'Size (bytes) and JSON depth caps of t
 
 ALTER TABLE ONLY private.column_limits
     ADD CONSTRAINT column_limits_pkey PRIMARY KEY (table_schema, table_name, column_name);
+
+--
+-- Name: column_limits column_limits_compile; Type: TRIGGER; Schema: private
+--
+
+CREATE TRIGGER column_limits_compile AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE ON private.column_limits FOR EACH STATEMENT EXECUTE FUNCTION private.column_limits_changed();
