@@ -10,15 +10,12 @@ publication membership and triggers on platform tables are compared as the dump 
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from lift_db import snapshot
-from lift_db.errors import LiftDbError
 
 # What the test harness and the runner install in the local database and no migration owns:
 # pgTAP's helpers (`supabase/tests/000_setup_test_helpers.sql`) and the migration history.
@@ -113,28 +110,8 @@ def read(pg_dump: Path, url: str, exclude: Iterable[str] = ()) -> dict[Key, str]
 
     `exclude`: schemas left out of the dump as well (platform schemas of a live project).
     """
-    entries = by_key(snapshot.normalize(_dump(pg_dump, url, sorted(exclude))))
+    entries = by_key(snapshot.normalize(snapshot.dump(pg_dump, url, sorted(exclude))))
     return {k: v for k, v in entries.items() if not is_harness(k)}
-
-
-def _dump(pg_dump: Path, url: str, exclude: list[str]) -> str:
-    """`pg_dump --schema-only` of the whole database but the runner's history and `exclude`."""
-    argv = [str(pg_dump), "--schema-only", "--no-password", f"--dbname={url}"]
-    argv += [f"--exclude-schema={s}" for s in ("supabase_migrations", *exclude)]
-    try:
-        result = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=DUMP_TIMEOUT_S,
-            env={**os.environ, "LC_ALL": "C", "PGTZ": "UTC"},
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise LiftDbError(f"pg_dump could not run: {exc}") from exc
-    if result.returncode != 0:
-        raise LiftDbError(f"pg_dump failed (exit {result.returncode}): {result.stderr.strip()}")
-    return result.stdout
 
 
 def compare(expected: dict[Key, str], actual: dict[Key, str]) -> list[Difference]:

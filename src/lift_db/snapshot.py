@@ -20,7 +20,7 @@ import os
 import re
 import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,11 +119,14 @@ def scratch_database(server: LocalServer) -> Iterator[str]:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(ident))
 
 
-def dump(pg_dump: Path, url: str) -> str:
-    """`pg_dump --schema-only` of the whole database but the runner's bookkeeping."""
+def dump(pg_dump: Path, url: str, exclude: Sequence[str] = ()) -> str:
+    """`pg_dump --schema-only` of the whole database but the runner's bookkeeping and `exclude`.
+
+    The password travels in the environment, never on the command line.
+    """
     conninfo, env = client_env(url)
     argv = [str(pg_dump), "--schema-only", "--no-password", f"--dbname={conninfo}"]
-    argv += [f"--exclude-schema={s}" for s in EXCLUDED_SCHEMAS]
+    argv += [f"--exclude-schema={s}" for s in (*EXCLUDED_SCHEMAS, *exclude)]
     try:
         result = subprocess.run(
             argv,
