@@ -9,13 +9,13 @@ import pytest
 from lift_db.backup._dump_grammar import (
     END_OF_DATA,
     Context,
-    RefusedError,
     Statement,
     check_app_statement,
     check_attachment,
     check_data_statement,
     read_script,
 )
+from lift_db.errors import RefusedError
 
 CTX = Context(frozenset({"public", "private"}), "postgres", "backup")
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from lift_db.errors import AclError
 from lift_db.local.project import Project
 from lift_db.local.server import SERVICE_USER, running_as_root
 from tests.conftest import ROOT, free_port, run_lift_db
@@ -269,7 +270,7 @@ def test_a_grant_that_would_open_the_folder_to_another_group_is_refused(tmp_path
         ),
     )
     before = os.getxattr(folder, _acl.ACCESS_XATTR)
-    with pytest.raises(_acl.AclError, match="withholds search permission from other entries"):
+    with pytest.raises(AclError, match="withholds search permission from other entries"):
         _acl.grant_search(folder, pwd.getpwnam(SERVICE_USER))
     assert os.getxattr(folder, _acl.ACCESS_XATTR) == before
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from lift_db.errors import MigrationLockError
 from lift_db.local.project import Project
 from lift_db.migrate import lockfile, runner
-from lift_db.migrate.lockfile import MigrationLockError
 from tests.conftest import ROOT, run_lift_db
 
 FIRST = "20250101000000_first.sql"

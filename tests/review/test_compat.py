@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from lift_db.errors import BinariesMissingError
+from lift_db.errors import BinariesMissingError, CompatibilityError
 from lift_db.local.project import Project
 from lift_db.review import _compat, compat_catalog
-from lift_db.review._compat import Additions, CompatibilityError
+from lift_db.review._compat import Additions
 from tests.conftest import IN_CI, ROOT
 
 

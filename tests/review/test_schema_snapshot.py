@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from lift_db.errors import SnapshotError
 from lift_db.local.project import Project
 from lift_db.local.server import LocalServer
 from lift_db.migrate import runner
 from lift_db.migrate.runner import MigrationFile
 from lift_db.review import _snapshot
 from lift_db.review._erd import mermaid_type
-from lift_db.review._snapshot import Snapshot, SnapshotError
+from lift_db.review._snapshot import Snapshot
 
 NOTES = """\
 -- Why: notes of a user, with replies; RLS on the notes only, to see the ERD tell them apart.

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from lift_db.errors import LiftDbError
+from lift_db.errors import ArchiveError
 
 BLOCK = 512
 CHUNK = 1 << 20
@@ -55,10 +55,6 @@ _TYPE_NAMES = {
     b"M": "a multi-volume part",
     b"V": "a volume label",
 }
-
-
-class ArchiveError(LiftDbError):
-    """A backup file is missing, unreadable, or holds what `lift-db dump` never writes."""
 
 
 @dataclass(frozen=True)

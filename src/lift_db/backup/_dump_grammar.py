@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from lift_db.errors import LiftDbError
+from lift_db.errors import RefusedError
 
 MAX_STATEMENT = 64 << 20
 READ_LIMIT = 1 << 20
@@ -51,10 +51,6 @@ SETTINGS = frozenset(
     }
 )
 NEVER_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
-
-
-class RefusedError(LiftDbError):
-    """A backup holds SQL that `lift-db dump` never writes; nothing of it ran."""
 
 
 @dataclass(frozen=True)

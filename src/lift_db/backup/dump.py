@@ -23,7 +23,7 @@ import json
 import os
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +35,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from lift_db.backup import _archive, _checksums
-from lift_db.errors import LiftDbError, TargetUnreachableError
+from lift_db.errors import BackupError, LiftDbError, Report, TargetUnreachableError
 from lift_db.local.binaries import find_install
 from lift_db.local.target import Target, client_env, redact, scrub
 
@@ -47,12 +47,6 @@ AUTH_DATA = "auth-data.sql"
 ATTACHMENTS = "platform-attachments.sql"
 MEMBERS = (APP_DUMP, AUTH_DATA, ATTACHMENTS)
 TOOL_TIMEOUT_S = 1800
-
-Report = Callable[[str], None]
-
-
-class BackupError(_archive.ArchiveError):
-    """A backup file is missing, unreadable or not one `lift-db dump` wrote."""
 
 
 @dataclass(frozen=True)

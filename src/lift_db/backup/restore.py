@@ -44,7 +44,6 @@ from lift_db.backup._dump_grammar import (
     Context,
     CopyTarget,
     LineSource,
-    RefusedError,
     Statement,
     check_app_statement,
     check_attachment,
@@ -55,14 +54,12 @@ from lift_db.backup.dump import (
     APP_DUMP,
     ATTACHMENTS,
     AUTH_DATA,
-    BackupError,
     Manifest,
-    Report,
     member_limits,
     open_backup,
     run_tool,
 )
-from lift_db.errors import LiftDbError
+from lift_db.errors import BackupError, LiftDbError, RefusedError, Report, RestoreError
 from lift_db.local.binaries import find_install
 from lift_db.local.target import Target, connect
 from lift_db.migrate.commands import prepare
@@ -97,10 +94,6 @@ _SERVER_ACCESS_ROLES = (
 )
 ROLLED_BACK = "rolled back: the target is unchanged"
 _NAME = re.compile(r"^[a-z_][a-z0-9_$]{0,62}$")
-
-
-class RestoreError(LiftDbError):
-    """The target cannot take the backup, or the restore failed (and was rolled back)."""
 
 
 def restore(target: Target, path: Path, report: Report) -> Manifest:

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from lift_db.errors import LiftDbError
+from lift_db.errors import LiftDbError, Report
 from lift_db.local.project import Project
 from lift_db.local.server import LocalServer
 from lift_db.local.target import Target, connect
@@ -29,7 +29,6 @@ DEFAULT_NAME = "lift_bench"
 _NAME = re.compile(r"^lift_bench[a-z0-9_]{0,40}$")
 
 Conn = psycopg.Connection[TupleRow]
-Report = commands.Report
 
 
 def one(conn: Conn, query: LiteralString, params: Any = None) -> tuple[Any, ...]:

@@ -18,6 +18,8 @@ import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from lift_db.errors import AclError
+
 ACCESS_XATTR = "system.posix_acl_access"
 _VERSION = 2
 _HEADER = struct.Struct("<I")
@@ -26,10 +28,6 @@ _ENTRY = struct.Struct("<HHI")
 USER_OBJ, USER, GROUP_OBJ, GROUP, MASK, OTHER = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 UNDEFINED_ID = 0xFFFFFFFF
 READ, WRITE, SEARCH = 4, 2, 1
-
-
-class AclError(Exception):
-    """The folder's ACL cannot be read, or the grant would give someone else more."""
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,7 @@ import os
 import stat
 from pathlib import Path
 
-from lift_db.errors import LiftDbError
-
-
-class ProjectFileError(LiftDbError):
-    """A file the project would run is a link, not a regular file, or lies outside the project."""
+from lift_db.errors import ProjectFileError
 
 
 def display_name(path: Path, root: Path | None) -> str:

@@ -28,7 +28,7 @@ from typing import TextIO
 
 import psycopg
 
-from lift_db.errors import PortInUseError, ServerError
+from lift_db.errors import AclError, PortInUseError, ServerError
 from lift_db.local import _acl, hostfs
 from lift_db.local.binaries import PgInstall, find_install
 from lift_db.local.project import Project
@@ -391,7 +391,7 @@ def _grant_traverse(path: Path, user: pwd.struct_passwd) -> None:
     for folder in folders:
         try:
             granted = _acl.grant_search(folder, user)
-        except (_acl.AclError, OSError) as exc:
+        except (AclError, OSError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise ServerError(
                 f"the server user {SERVICE_USER!r} cannot reach {path}: {folder} withholds "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -11,14 +10,12 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import TupleRow
 
-from lift_db.errors import LiftDbError
+from lift_db.errors import LiftDbError, Report
 from lift_db.local import project_files
 from lift_db.local.platform_layer import ensure_platform_layer, require_platform_layer
 from lift_db.local.project import Project
 from lift_db.local.target import Target, connect
 from lift_db.migrate import runner
-
-Report = Callable[[str], None]
 
 
 def _connect(target: Target) -> psycopg.Connection[TupleRow]:

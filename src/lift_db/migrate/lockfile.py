@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from lift_db.errors import MigrationError
+from lift_db.errors import MigrationLockError
 from lift_db.local.project import Project
 from lift_db.migrate import runner
 from lift_db.migrate.runner import MigrationFile
@@ -32,10 +32,6 @@ HEADER = """\
 _LINE = re.compile(r"^(?P<sha256>[0-9a-f]{64})  (?P<filename>\S+)$")
 FIX_EDITED = "restore it as it was (git checkout) and put the change in a new migration"
 FIX_UNLOCKED = "run `make lock` (or `lift-db lock`) and commit supabase/migrations.lock"
-
-
-class MigrationLockError(MigrationError):
-    """The migrations on disk break the lock, or the lock file itself is unusable."""
 
 
 @dataclass(frozen=True)

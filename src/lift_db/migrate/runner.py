@@ -34,7 +34,13 @@ from lift_db.errors import (
     MigrationDriftError,
     MigrationError,
     MigrationFailedError,
+    MigrationFileError,
+    MigrationLockTimeoutError,
     MigrationNameError,
+    MigrationTamperError,
+    MigrationTransactionError,
+    ProjectFileError,
+    Report,
 )
 from lift_db.local import project_files
 from lift_db.migrate._sqlsplit import Statement, leading_words, split_statements
@@ -51,22 +57,6 @@ DEFAULT_LOCK_TIMEOUT_S = 60.0
 HISTORY_TABLES = ("schema_migrations", "migration_checksums", "seed_files")
 
 _T = TypeVar("_T")
-
-
-class MigrationFileError(MigrationError):
-    """A migration file is a link, not a regular file, outside the project, or not UTF-8."""
-
-
-class MigrationTransactionError(MigrationError):
-    """A migration file ended, committed or replaced the transaction the runner opened for it."""
-
-
-class MigrationTamperError(MigrationError):
-    """A migration file wrote the runner's history or released the runner's lock."""
-
-
-class MigrationLockTimeoutError(MigrationError):
-    """Another session held the migration lock for longer than the lock timeout."""
 
 
 HISTORY_DDL = """
@@ -160,7 +150,7 @@ def _shown(name: str) -> str:
 def _project_file(read: Callable[[], _T]) -> _T:
     try:
         return read()
-    except project_files.ProjectFileError as exc:
+    except ProjectFileError as exc:
         raise MigrationFileError(exc.message, exc.hint) from exc
 
 
@@ -284,7 +274,7 @@ def lock_timeout_from_env() -> float:
 def migrate(
     conn: psycopg.Connection[TupleRow],
     files: list[MigrationFile],
-    report: Callable[[str], None] = lambda _: None,
+    report: Report = lambda _: None,
     lock_timeout_s: float | None = None,
 ) -> list[MigrationFile]:
     """Apply every pending migration, each in its own transaction; returns those applied.

@@ -28,7 +28,7 @@ from pathlib import Path
 import pglast
 from pglast import parser as pg_parser
 
-from lift_db.errors import ConfigError, LiftDbError
+from lift_db.errors import CompatibilityError, ConfigError
 from lift_db.local.project import Project
 from lift_db.review.compat_catalog import load_additions
 
@@ -36,10 +36,6 @@ from lift_db.review.compat_catalog import load_additions
 _STATEMENT_MODE = 0
 _LEADING_COMMENTS = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
 _ASSIGN_TARGET = re.compile(r"^\s*[\w.\"\[\]]+\s*(:=|=)\s*", re.DOTALL)
-
-
-class CompatibilityError(LiftDbError):
-    """SQL in the project uses what production's PostgreSQL version does not have."""
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,12 @@ The live database is dumped the same way and compared entry by entry:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
 from psycopg.rows import TupleRow
 
-from lift_db.errors import LiftDbError
+from lift_db.errors import Report
 from lift_db.local.platform_layer import ensure_platform_layer
 from lift_db.local.server import LocalServer
 from lift_db.local.target import connect, redact
@@ -36,7 +35,6 @@ from lift_db.migrate.runner import MigrationFile
 from lift_db.review import _runtime_partitions, _schema_entries, _snapshot
 from lift_db.review._schema_entries import Difference, Key
 
-Report = Callable[[str], None]
 Conn = psycopg.Connection[TupleRow]
 
 
@@ -58,10 +56,6 @@ _NAMED_NOT_NULL = re.compile(r' CONSTRAINT (?:"(?:[^"]|"")+"|[\w$]+) NOT NULL\b'
 
 def version_neutral(entries: dict[Key, str]) -> dict[Key, str]:
     return {k: _NAMED_NOT_NULL.sub(" NOT NULL", v) for k, v in entries.items()}
-
-
-class DriftError(LiftDbError):
-    """The live database differs from what its migrations build."""
 
 
 @dataclass

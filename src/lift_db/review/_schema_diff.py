@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import TupleRow
 
-from lift_db.errors import LiftDbError, MigrationFailedError
+from lift_db.errors import DiffRefusedError, MigrationFailedError, Report
 from lift_db.local.platform_layer import ensure_platform_layer
 from lift_db.local.server import LocalServer
 from lift_db.local.target import connect
@@ -42,18 +42,11 @@ from lift_db.migrate.runner import (
 )
 from lift_db.review import _catalog_supplements, _runtime_partitions, _schema_entries, _snapshot
 
-Report = Callable[[str], None]
 Conn = psycopg.Connection[TupleRow]
 
 DIFFER = "results"
 REFUSAL_DOC = 'docs/migrations.md, "When `lift-db diff` refuses"'
 MAX_SHOWN = 30
-
-
-class DiffRefusedError(LiftDbError):
-    """The generated migration does not reproduce the target: nothing was written."""
-
-    exit_code = 2
 
 
 @dataclass

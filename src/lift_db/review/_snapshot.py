@@ -27,7 +27,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from lift_db.errors import LiftDbError
+from lift_db.errors import SnapshotError
 from lift_db.local.platform_layer import ensure_platform_layer
 from lift_db.local.server import LocalServer
 from lift_db.local.target import client_env, connect
@@ -55,10 +55,6 @@ _ENTRY_HEADER = re.compile(r"^-- (Data for )?Name: .*; Type: .*; Schema: .*$")
 _EXTENSION_ENTRY = re.compile(r"^-- Name: [^;]+; Type: EXTENSION;", re.MULTILINE)
 # An extension's packaged description, not the project's words.
 _EXTENSION_COMMENT = re.compile(r"^-- Name: EXTENSION [^;]+; Type: COMMENT;", re.MULTILINE)
-
-
-class SnapshotError(LiftDbError):
-    """The snapshot could not be built, or the committed one is stale."""
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-from lift_db.errors import LiftDbError
+from lift_db.errors import DriftError, LiftDbError, Report
 from lift_db.local.project import Project
 from lift_db.local.server import LocalServer
 from lift_db.local.target import redact, resolve_target
 from lift_db.migrate import new_migration, runner
 from lift_db.review import _declarative, _drift, _schema_diff
-
-Report = Callable[[str], None]
 
 
 def _running_server(project: Project, command: str) -> LocalServer:
@@ -98,7 +96,7 @@ def drift_command(project: Project, db_url: str | None, report: Report) -> int:
         report(line)
     where = redact(live_url)
     if not result.clean:
-        raise _drift.DriftError(
+        raise DriftError(
             f"drift: {where} differs from what its {result.applied} applied migrations build "
             f"({len(result.differences) + len(result.unknown)} difference(s))",
             "bring the change into a migration (make it on the local database, then "

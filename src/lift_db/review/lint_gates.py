@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from lift_db.errors import CompatibilityError, Report
 from lift_db.local.project import Project
 from lift_db.local.server import LocalServer
 from lift_db.migrate import lockfile, runner
 from lift_db.review import _compat, _snapshot
-
-Report = Callable[[str], None]
 
 
 def lock_command(project: Project, check: bool, report: Report) -> int:
@@ -48,7 +45,7 @@ def compat_command(project: Project, report: Report) -> int:
     if findings:
         for finding in findings:
             report(finding.render(project.root))
-        raise _compat.CompatibilityError(
+        raise CompatibilityError(
             f"{len(findings)} use(s) of what PostgreSQL {major} (production) does not have",
             f"rewrite them for PostgreSQL {major}; the local server is newer than production",
         )

@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from lift_db.errors import ProjectFileError
 from lift_db.local import project_files
 from lift_db.local.project import find_project
 from lift_db.local.target import resolve_target
@@ -41,7 +42,7 @@ def run_pgtap_file(path: Path, url: str, root: Path) -> _pgtap.TapRun:
     """Run one pgTAP file of the project at `root`; a link or a file outside it is refused."""
     try:
         project_files.read_sql(path, "pgTAP file", root)
-    except project_files.ProjectFileError as exc:
+    except ProjectFileError as exc:
         raise PgTapFailure(str(exc)) from exc
     return _pgtap.run_file(path, url)
 
