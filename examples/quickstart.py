@@ -3,7 +3,8 @@
     make db                       # starts the local stack and prints its URL
     .venv/bin/python examples/quickstart.py
 
-Uses DATABASE_URL when set, else the local stack's default URL. Two users sign up, keep
+It needs only the store (`pip install lift-sys-db`, no extra) and a database with the
+migrations. Uses DATABASE_URL when set, else the local stack's default URL. Two users sign up, keep
 sessions, update IRs, collide on a stale version, roll back, and cannot see each other's work
 until one shares a session with the other; they record analytics events along the way.
 """
@@ -14,7 +15,8 @@ import os
 import uuid
 from dataclasses import replace
 
-from lift_db.local.target import connect
+import psycopg
+
 from lift_db.store import (
     NewSession,
     PermissionDeniedError,
@@ -30,7 +32,7 @@ DATABASE_URL = os.environ.get(
 def sign_up(email: str) -> uuid.UUID:
     """What Supabase Auth does at sign-up; the database then creates the user's profile."""
     user_id = uuid.uuid4()
-    with connect(DATABASE_URL) as conn:
+    with psycopg.connect(DATABASE_URL, autocommit=True, connect_timeout=10) as conn:
         conn.execute(
             "insert into auth.users (id, aud, role, email, raw_app_meta_data, created_at)"
             " values (%s, 'authenticated', 'authenticated', %s,"
@@ -106,7 +108,7 @@ def main() -> None:
         )
         print(f"alice's events: {[e.event_type for e in alice.events()]}; bob's: {bob.events()}")
 
-    with connect(DATABASE_URL) as conn:
+    with psycopg.connect(DATABASE_URL, autocommit=True, connect_timeout=10) as conn:
         conn.execute("delete from auth.users where id = any(%s)", ([alice_id, bob_id],))
     print("done: demo users and their sessions removed")
 

@@ -1,4 +1,10 @@
-"""`lift-db`: the Docker-free local Supabase-compatible stack and the migration runner."""
+"""`lift-db`: the Docker-free local Supabase-compatible stack and the migration runner.
+
+A new command gets its parser in `build_parser` and its branch in `_dispatch`, which calls the
+package that does the work (`lift_db.local`, `migrate`, `review`, `backup`). Those packages need
+the `local` extra; `main` checks that it is installed before any of them is imported, so a
+store-only install says what to install instead of failing on an import.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lift_db.backup import dump, restore
-from lift_db.errors import LiftDbError
-from lift_db.local.keys import LocalKeys
-from lift_db.local.project import Project, find_project
-from lift_db.local.server import LocalServer
-from lift_db.local.target import Target, resolve_target
-from lift_db.migrate import commands, new_migration, runner
-from lift_db.review import diff_commands, lint_gates
+from lift_db import _extras
+from lift_db.errors import ConfigError, LiftDbError
+
+if TYPE_CHECKING:
+    from lift_db.local.project import Project
+    from lift_db.local.target import Target
 
 EXIT_NOT_RUNNING = 3
 
@@ -169,6 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        _require_local_extra()
+    except LiftDbError as exc:
+        print(f"lift-db: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
@@ -179,7 +189,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _require_local_extra() -> None:
+    absent = _extras.missing("local")
+    if absent:
+        raise ConfigError(
+            f"lift-db needs the `local` extra of {_extras.DISTRIBUTION}, which this environment "
+            f"lacks (missing: {', '.join(absent)})",
+            f"pip install '{_extras.DISTRIBUTION}[local]' (an app that only uses lift_db.store "
+            "needs neither the extra nor this command)",
+        )
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    # Imported here, after main() checked the `local` extra they need.
+    from lift_db.backup import dump, restore
+    from lift_db.local.project import find_project
+    from lift_db.local.server import LocalServer
+    from lift_db.local.target import Target, resolve_target
+    from lift_db.migrate import commands, new_migration
+    from lift_db.review import diff_commands, lint_gates
+
     project = find_project()
     command: str = args.command
     if command == "lock":
@@ -265,6 +294,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _token(project: Project, target: Target, user: str, role: str, expires_in: int) -> int:
+    from lift_db.local.keys import LocalKeys
+
     keys = LocalKeys.for_project(project)
     with target.connect() as conn:
         row = conn.execute(
@@ -282,6 +313,8 @@ def _token(project: Project, target: Target, user: str, role: str, expires_in: i
 
 
 def _status(project: Project, target: Target) -> int:
+    from lift_db.migrate import runner
+
     if target.local is not None:
         server = target.local
         pid = server.postmaster_pid()
