@@ -14,7 +14,7 @@ This runs as root, so the package must be the one we mean:
 - From the package only regular files named `usr/share/postgresql/<N>/extension/pgtap*` are
   copied, as plain 0644 files: no link, device, directory, setuid or setgid bit leaves it.
 
-Pinning a new version (README, "Running lift-db safely"): on the new release run
+Pinning a new version (docs/security.md, "Running lift-db safely"): on the new release run
 `apt-get download postgresql-<N>-pgtap`, compare `sha256sum` of the file with the `SHA256:` line
 of `apt-cache show postgresql-<N>-pgtap`, and add the file name and checksum to `PINNED_SHA256`.
 """

@@ -430,7 +430,7 @@ def probe_functions(probes: Probes, actors: list[Actor]) -> list[str]:
 
 
 def test_service_role_still_cannot_forge_history_or_owners(conn: Conn, owner: uuid.UUID) -> None:
-    """service_role bypasses RLS, but not the guards: README, Sessions and IR history."""
+    """service_role bypasses RLS, but not the guards: docs/schema.md, Sessions and IR history."""
     probes = Probes(conn)
     service = Actor("service_role", None)
     with as_role(conn, "service_role"):

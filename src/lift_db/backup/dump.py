@@ -1,4 +1,8 @@
-"""`lift-db dump` and `lift-db restore`: the app's data in one file, back into a fresh stack.
+"""`lift-db dump`: the app's data in one file, and that file's format, which restore reads back.
+
+The dump runs in one read-only repeatable-read transaction whose snapshot pg_dump imports, so
+every member and the manifest's checksums describe the same moment while clients keep writing.
+The file is written private and never over an existing file (`lift_db.backup._archive`).
 
 A backup is a tar file holding:
 
@@ -13,7 +17,8 @@ A backup is a tar file holding:
 - `manifest.json`: what was dumped, from where, and every table's row count and content
   checksum, every grant and every attachment, taken in the same snapshot as the dump.
 
-`lift_db.backup.restore` puts a backup back.
+`open_backup` checks a backup file whole before anything reads its members; `lift_db.backup.restore`
+uses it to put a backup back.
 """
 
 from __future__ import annotations

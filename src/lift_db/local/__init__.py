@@ -7,6 +7,6 @@ Public modules:
 - `server`: the embedded server under `.lift-db/` (`lift-db start/stop/status`);
 - `platform_layer`: Supabase's roles, schemas and `auth` functions (`sql/platform.sql`);
 - `target`: which database a command acts on (local server, `--db-url`, `DATABASE_URL`);
-- `keys`: the local JWT secret, API keys and test tokens (`lift-db keys`, `lift-db token`);
+- `keys`: the local JWT secret, API keys and test tokens (`lift-db token`);
 - `hostfs`: writing files safely on a machine shared with other users.
 """

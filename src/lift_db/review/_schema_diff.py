@@ -9,7 +9,7 @@ it misses). Around it:
    (re-created by hand they fail: the partition already has them), and constraints it drops and
    re-adds unchanged;
 3. the statements are applied to the scratch database; then the catalog supplements
-   (`catalog_supplements`) add the privileges and publication membership still missing;
+   (`_catalog_supplements`) add the privileges and publication membership still missing;
 4. a second scratch database gets the migrations plus the candidate file, exactly as it would be
    written; its normalized `pg_dump --schema-only` must equal the target's, entry by entry.
 
@@ -305,7 +305,7 @@ def generate(
     """The verified SQL from the migrations' schema to the target's; raises DiffRefusedError.
 
     `header` is what the written file starts with: the verification applies exactly that text.
-    Partitions made at run time (`runtime_partitions`) are left out unless `with_partitions`.
+    Partitions made at run time (`_runtime_partitions`) are left out unless `with_partitions`.
     `style_config`: a `.sqlfluff` whose fixes the SQL gets before it is verified.
     """
     pg_dump = server.install.bin("pg_dump")
