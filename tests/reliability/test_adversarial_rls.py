@@ -51,6 +51,7 @@ from psycopg.types.json import Jsonb
 from lift_db import stack
 from lift_db.project import Project
 from lift_db.store import (
+    EMBEDDING_DIMENSIONS,
     NewSession,
     NotFoundError,
     PostgresSessionStore,
@@ -59,7 +60,6 @@ from lift_db.store import (
     SessionStore,
     StoreError,
 )
-from lift_db.store.models import EMBEDDING_DIMENSIONS
 from lift_db.target import connect
 from tests.conftest import ScratchFactory
 from tests.reliability import figures

@@ -25,8 +25,7 @@ from psycopg.types.json import Jsonb
 
 from lift_db import pgtap, stack
 from lift_db.project import Project
-from lift_db.store import PostgresSessionStore
-from lift_db.store.models import EMBEDDING_DIMENSIONS
+from lift_db.store import EMBEDDING_DIMENSIONS, PostgresSessionStore
 from lift_db.target import Target, connect
 from tests.conftest import ROOT, ScratchFactory, free_port, run_lift_db
 from tests.reliability import figures

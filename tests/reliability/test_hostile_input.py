@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from lift_db.store import (
+    EMBEDDING_DIMENSIONS,
     InvalidInputError,
     NewSession,
     NotFoundError,
@@ -43,8 +44,7 @@ from lift_db.store import (
     StoreError,
     VersionConflictError,
 )
-from lift_db.store.models import EMBEDDING_DIMENSIONS
-from lift_db.store.sqlstate import map_error
+from lift_db.store.postgres.sqlstate import map_error
 from lift_db.target import connect
 from tests.reliability import figures
 from tests.reliability.support import (
