@@ -1,8 +1,9 @@
 """Collect every pgTAP file in supabase/tests as a pytest item.
 
 The files are the same ones `supabase test db` runs; here each becomes one item that fails with
-pgTAP's own diagnostics. The first file (the helpers) runs before any other whenever the helpers
-are missing, even when a single file is selected, because the others depend on what it installs.
+pgTAP's own diagnostics. The setup files (`0nn_setup_<job>.sql`, the helpers) run before any
+other whenever the helpers are missing, even when a single file is selected, because the others
+depend on what they install.
 
 A run leaves nothing behind on the database it tested: the last file drops schema `tests`, and
 when the session ends (also when it fails or is interrupted) the plugin drops it again, and drops
@@ -29,8 +30,8 @@ class PgTapFailure(Exception):
     pass
 
 
-def _helpers() -> Path:
-    return sorted(TESTS_DIR.glob("*.sql"))[0]
+def _setup_files() -> list[Path]:
+    return sorted(TESTS_DIR.glob("*_setup_*.sql"))
 
 
 def run_pgtap_file(path: Path, url: str) -> pgtap.TapRun:
@@ -52,11 +53,12 @@ class PgTapItem(pytest.Item):
     def runtest(self) -> None:
         url = self.config.stash[_URL_KEY]
         self.config.stash[_RAN_KEY] = True
-        helpers = _helpers()
-        if self.path != helpers and not _helpers_installed(url):
-            setup = run_pgtap_file(helpers, url)
-            if not setup.passed:
-                raise PgTapFailure(f"{helpers.name} (test helpers) failed:\n{setup.report()}")
+        before = [f for f in _setup_files() if f.name < self.path.name]
+        if before and not _helpers_installed(url):
+            for helpers in before:
+                setup = run_pgtap_file(helpers, url)
+                if not setup.passed:
+                    raise PgTapFailure(f"{helpers.name} (test helpers) failed:\n{setup.report()}")
         run = run_pgtap_file(self.path, url)
         if not run.passed:
             raise PgTapFailure(run.report())
