@@ -425,13 +425,70 @@ as $$
      )
 $$;
 
+-- tests.unordered_trigger_names() -> (trigger, problem)
+-- Triggers on the app's tables, and triggers elsewhere (auth.users) that run an app function,
+-- whose name does not state their firing order as <table>_<nnn>_<what>. PostgreSQL fires a
+-- table's triggers for one event in name order, so the name decides what runs first
+-- (docs/migrations.md, "Lock-safe DDL"). The triggers that existed before the rule are listed
+-- below and pass; renaming one into the scheme takes it off the list. A partition's clone of
+-- its parent's trigger is judged on the parent.
+create or replace function tests.unordered_trigger_names()
+returns table (trigger text, problem text)
+language sql
+stable
+set search_path = pg_catalog, pg_temp
+as $$
+  select pg_catalog.format('%I on %I.%I', t.tgname, n.nspname, c.relname),
+         pg_catalog.format('the name does not state the firing order: %s_<nnn>_<what>', c.relname)
+    from pg_catalog.pg_trigger as t
+    join pg_catalog.pg_class as c on c.oid = t.tgrelid
+    join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+    join pg_catalog.pg_proc as f on f.oid = t.tgfoid
+   where not t.tgisinternal
+     and t.tgparentid = 0
+     and (n.nspname in (select tests.app_schemas())
+          or f.pronamespace in (select a.oid from pg_catalog.pg_namespace as a
+                                 where a.nspname in (select tests.app_schemas())))
+     and not (
+       pg_catalog.left(t.tgname, pg_catalog.length(c.relname) + 1) = c.relname || '_'
+       and pg_catalog.substr(t.tgname, pg_catalog.length(c.relname) + 2)
+           ~ '^[0-9]{3}_[a-z0-9]+(_[a-z0-9]+)*$'
+     )
+     and pg_catalog.format('%I.%I.%I', n.nspname, c.relname, t.tgname) <> all (array[
+       'auth.users.on_auth_user_created', 'auth.users.on_auth_user_updated',
+       'auth.identities.on_auth_identity_created',
+       'public.users.users_check_limits', 'public.users.users_guard_auth_columns',
+       'public.sessions.sessions_check_limits', 'public.sessions.sessions_guard_columns',
+       'public.sessions.sessions_guard_shared_edits', 'public.sessions.sessions_record_history',
+       'public.sessions.sessions_version_ir',
+       'public.session_history.session_history_append_only',
+       'public.repositories.repositories_check_limits',
+       'public.repositories.repositories_key_belongs_to_caller',
+       'public.favourite_repositories.favourite_repositories_key_belongs_to_caller',
+       'public.user_preferences.user_preferences_check_limits',
+       'public.user_preferences.user_preferences_key_belongs_to_caller',
+       'public.user_preferences.user_preferences_touch_updated_at',
+       'public.session_shares.session_shares_check', 'public.session_shares.session_shares_check_limits',
+       'public.session_shares.session_shares_key_belongs_to_caller',
+       'public.session_shares.session_shares_touch_updated_at',
+       'public.comments.comments_check_limits', 'public.comments.comments_guard_columns',
+       'public.comments.comments_touch_updated_at',
+       'public.analytics_events.analytics_events_check_limits',
+       'public.analytics_events.analytics_events_check_session',
+       'public.session_embeddings.session_embeddings_check_limits',
+       'public.session_embeddings.session_embeddings_guard',
+       'public.session_embeddings.session_embeddings_key_belongs_to_caller',
+       'private.column_limits.column_limits_compile'
+     ])
+$$;
+
 revoke execute on all functions in schema tests from public;
 grant execute on all functions in schema tests to anon, authenticated, service_role;
 
 -- The names and signatures the guard tests call (what they do: 007_helpers_catalog_guards.sql and
 -- 010_catalog_guards.sql).
 begin;
-select plan(14);
+select plan(15);
 
 select has_function('tests', 'exposed_schemas', array[]::text[]);
 select has_function('tests', 'app_schemas', array[]::text[]);
@@ -447,6 +504,7 @@ select has_function('tests', 'multiple_permissive_policies', array[]::text[]);
 select has_function('tests', 'always_true_write_policies', array[]::text[]);
 select has_function('tests', 'anon_privileges', array[]::text[]);
 select has_function('tests', 'views_bypassing_rls', array[]::text[]);
+select has_function('tests', 'unordered_trigger_names', array[]::text[]);
 
 select * from finish();
 rollback;
