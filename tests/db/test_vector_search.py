@@ -8,6 +8,11 @@ its results must agree with an exact scan over the same readable rows: recall@10
 against one, for the owner (1% readable) and for service_role (everything readable).
 
 Everything runs in one transaction that is rolled back, so the fixture leaves no rows behind.
+
+Vector search is tested at three levels, each owning what the others cannot show:
+supabase/tests/5xx_vector_*.sql the SQL (structure, isolation, sharing, exact ranking, staleness,
+bad input, on a handful of rows), tests/store/test_search.py the store's API on both stores, and
+this file only what needs thousands of rows: the HNSW index under RLS.
 """
 
 from __future__ import annotations
