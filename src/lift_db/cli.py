@@ -298,6 +298,13 @@ def _status(project: Project, target: Target) -> int:
     print(f"url: {target.describe()}")
     print(f"server version: {version}")
     print(f"migrations: {len(history)} applied, {len(migrations.pending(files, history))} pending")
+    if target.local is not None:
+        # What `supabase status` prints: public local values, never production secrets.
+        keys = LocalKeys.for_project(project)
+        print(f"DB URL: {target.url}")
+        print(f"JWT secret: {keys.jwt_secret}")
+        print(f"anon key: {keys.anon_key()}")
+        print(f"service_role key: {keys.service_role_key()}")
     return 0
 
 
