@@ -7,12 +7,13 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import jwt
 import pytest
 
 from lift_db.store import (
+    AsyncPostgresSessionStore,
     AuthenticationError,
     InMemorySessionStore,
     NewSession,
@@ -25,7 +26,7 @@ from lift_db.store import (
 from lift_db.store.postgres._base import Operation, Steps, one
 from lift_db.store.postgres.store import PostgresSessionView
 from tests.conftest import run_lift_db
-from tests.store.conftest import database_url
+from tests.store.conftest import Blocking, EventLoopThread, database_url
 
 SECRET = "a-test-secret-of-at-least-thirty-two-characters"
 ADA = uuid.UUID("a0da0da0-0000-4000-8000-000000000001")
@@ -56,15 +57,30 @@ def pg_tokens() -> Iterator[PostgresSessionStore]:
     store.close()
 
 
-@pytest.fixture(params=["memory", "postgres"])
+@pytest.fixture(scope="module")
+def async_tokens(event_loop_thread: EventLoopThread) -> Iterator[AsyncPostgresSessionStore]:
+    store = event_loop_thread.run(
+        AsyncPostgresSessionStore.connect(
+            database_url(), max_size=2, verifier=TokenVerifier(jwt_secret=SECRET)
+        )
+    )
+    yield store
+    event_loop_thread.run(store.close())
+
+
+@pytest.fixture(params=["memory", "postgres", "async"])
 def factory(
     request: pytest.FixtureRequest, auth_users: Callable[[], uuid.UUID]
 ) -> Iterator[tuple[SessionStoreFactory, Callable[[], uuid.UUID]]]:
     if request.param == "memory":
         memory = InMemorySessionStore(verifier=TokenVerifier(jwt_secret=SECRET))
         yield memory, memory.add_user
-    else:
+    elif request.param == "postgres":
         yield request.getfixturevalue("pg_tokens"), auth_users
+    else:
+        loop = request.getfixturevalue("event_loop_thread")
+        blocking = Blocking(request.getfixturevalue("async_tokens"), loop)
+        yield cast(SessionStoreFactory, blocking), auth_users
 
 
 def database_identity(view: object) -> tuple[str, dict[str, Any], str | None]:
@@ -149,22 +165,25 @@ REFUSED: dict[str, tuple[Callable[[uuid.UUID], str], str]] = {
 }
 
 
+@pytest.mark.parametrize("kind", ["postgres", "async"])
 @pytest.mark.parametrize("case", sorted(REFUSED))
 def test_a_refused_token_is_an_authentication_error_and_runs_no_query(
     case: str,
-    pg_tokens: PostgresSessionStore,
+    kind: str,
+    request: pytest.FixtureRequest,
     auth_users: Callable[[], uuid.UUID],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     make_token, reason = REFUSED[case]
     bad = make_token(auth_users())
+    store = request.getfixturevalue("pg_tokens" if kind == "postgres" else "async_tokens")
 
     def no_connection(*args: object, **kwargs: object) -> None:
         raise AssertionError("a connection was taken for a refused token")
 
-    monkeypatch.setattr(pg_tokens._pool, "connection", no_connection)
+    monkeypatch.setattr(store._pool, "connection", no_connection)
     with pytest.raises(AuthenticationError) as refused:
-        pg_tokens.for_token(bad)
+        store.for_token(bad)
     assert refused.value.reason == reason
 
 

@@ -126,6 +126,7 @@ class _MemoryView(ViewChecks):
             raise PermissionDeniedError(ANONYMOUS)
         with self._data.lock:
             yield
+
     def _access(self, session: PromptSession) -> Access | None:
         share = None if self._user is None else self._data.shares.get((session.id, self._user))
         role = None if share is None else share.role
