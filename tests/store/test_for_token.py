@@ -181,6 +181,7 @@ def test_a_refused_token_is_an_authentication_error_and_runs_no_query(
     def no_connection(*args: object, **kwargs: object) -> None:
         raise AssertionError("a connection was taken for a refused token")
 
+    monkeypatch.setattr(store._pool, "getconn", no_connection)
     monkeypatch.setattr(store._pool, "connection", no_connection)
     with pytest.raises(AuthenticationError) as refused:
         store.for_token(bad)

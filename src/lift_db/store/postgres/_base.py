@@ -115,14 +115,27 @@ def every(sql: LiteralString, params: Params = None) -> Statement:
 
 
 def decode_json(data: bytes | bytearray | memoryview | str) -> Any:
-    """json.loads, except that a value too deep for Python's decoder is the store's own error."""
+    """The jsonb values of every row, decoded: the store's hottest client-side code.
+
+    PostgreSQL sends jsonb as compact UTF-8 text, so the text is decoded once and scanned
+    without json.loads's encoding detection and whitespace handling; anything else takes
+    json.loads. A value too deep for Python's decoder is the store's own error.
+    """
     try:
-        return json.loads(data if not isinstance(data, memoryview) else bytes(data))
+        text = data if isinstance(data, str) else str(data, "utf-8")
+        try:
+            value, end = _scan(text)
+        except ValueError:
+            return json.loads(text)
+        return value if end == len(text) else json.loads(text)
     except RecursionError:
         raise UndecodableValueError(
             "the database returned JSON nested too deeply to decode; an operator must repair the "
             "row (values written now are capped at 100 levels)"
         ) from None
+
+
+_scan = json.JSONDecoder().raw_decode
 
 
 def user_claims(user_id: UUID) -> str:

@@ -176,12 +176,13 @@ class AsyncPostgresSessionView(BasePostgresView):
         """Run `op` in one transaction as this view's role, again if it collided (no writes)."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                async with (
-                    self._pool.connection() as conn,
-                    conn.transaction(),
-                    conn.cursor() as cur,
-                ):
-                    return await self._drive(cur, op.name, self._transaction(op))
+                # getconn/putconn rather than pool.connection(), as the sync store does.
+                conn = await self._pool.getconn()
+                try:
+                    async with conn.transaction(), conn.cursor() as cur:
+                        return await self._drive(cur, op.name, self._transaction(op))
+                finally:
+                    await self._pool.putconn(conn)
             except psycopg.Error as exc:
                 error = collided(op, exc, attempt)
                 if error is not None:
