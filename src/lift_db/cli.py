@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lift_db import backup, gates, migrations, new_migration, restore, schema_commands, stack
-from lift_db.errors import LiftDbError
+from lift_db.errors import ConfigError, LiftDbError
 from lift_db.local_keys import LocalKeys
 from lift_db.project import Project, find_project
 from lift_db.server import LocalServer
@@ -303,8 +303,11 @@ def _status(project: Project, target: Target) -> int:
         keys = LocalKeys.for_project(project)
         print(f"DB URL: {target.url}")
         print(f"JWT secret: {keys.jwt_secret}")
-        print(f"anon key: {keys.anon_key()}")
-        print(f"service_role key: {keys.service_role_key()}")
+        try:
+            print(f"anon key: {keys.anon_key()}")
+            print(f"service_role key: {keys.service_role_key()}")
+        except ConfigError as exc:
+            print(f"anon and service_role keys: {exc.hint or exc}")
     return 0
 
 
