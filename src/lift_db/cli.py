@@ -313,6 +313,7 @@ def _token(project: Project, target: Target, user: str, role: str, expires_in: i
 
 
 def _status(project: Project, target: Target) -> int:
+    from lift_db.local.keys import LocalKeys
     from lift_db.migrate import runner
 
     if target.local is not None:
@@ -333,6 +334,16 @@ def _status(project: Project, target: Target) -> int:
     print(f"url: {target.describe()}")
     print(f"server version: {version}")
     print(f"migrations: {len(history)} applied, {len(runner.pending(files, history))} pending")
+    if target.local is not None:
+        # What `supabase status` prints: public local values, never production secrets.
+        keys = LocalKeys.for_project(project)
+        print(f"DB URL: {target.url}")
+        print(f"JWT secret: {keys.jwt_secret}")
+        try:
+            print(f"anon key: {keys.anon_key()}")
+            print(f"service_role key: {keys.service_role_key()}")
+        except ConfigError as exc:
+            print(f"anon and service_role keys: {exc.hint or exc}")
     return 0
 
 

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from lift_db.store import InMemorySessionStore, PostgresSessionStore, StoreError, make_store
-from lift_db.store.errors import StoreUnavailableError
+from lift_db.local.target import connect
+from lift_db.store import (
+    InMemorySessionStore,
+    PoolSettings,
+    PostgresSessionStore,
+    PostgresSessionView,
+    PromptSession,
+    StoreError,
+    StoreUnavailableError,
+    make_async_store,
+    make_store,
+)
+from lift_db.store.postgres._base import Operation, Steps, one
 from tests.store.conftest import database_url
 
 
@@ -30,3 +43,99 @@ def test_no_database_url_is_a_clear_error() -> None:
 def test_an_unreachable_database_is_store_unavailable() -> None:
     with pytest.raises(StoreUnavailableError):
         PostgresSessionStore("postgresql://postgres:x@127.0.0.1:1/postgres", timeout=1)
+
+
+def test_pool_settings_come_from_the_environment_and_arguments_win() -> None:
+    env = {
+        "DATABASE_URL": database_url(),
+        "LIFT_DB_POOL_MIN_SIZE": "2",
+        "LIFT_DB_POOL_MAX_SIZE": "3",
+        "LIFT_DB_POOL_MAX_LIFETIME": "120",
+        "LIFT_DB_POOL_MAX_IDLE": "60",
+        "LIFT_DB_POOL_TIMEOUT": "5",
+        "LIFT_DB_POOL_CHECK": "on",
+        "LIFT_DB_SLOW_STATEMENT_MS": "250",
+    }
+    assert PoolSettings.from_env(env) == PoolSettings(
+        min_size=2,
+        max_size=3,
+        max_lifetime=120.0,
+        max_idle=60.0,
+        timeout=5.0,
+        check=True,
+        slow_statement_ms=250.0,
+    )
+    store = make_store(env)
+    try:
+        assert isinstance(store, PostgresSessionStore)
+        pool = store._pool
+        assert (pool.min_size, pool.max_size, pool.max_lifetime, pool.max_idle, pool.timeout) == (
+            2,
+            3,
+            120.0,
+            60.0,
+            5.0,
+        )
+        assert pool._check is not None
+    finally:
+        store.close()
+    chosen = make_store(env, settings=PoolSettings(max_size=1, min_size=0))
+    try:
+        assert isinstance(chosen, PostgresSessionStore)
+        assert (chosen._pool.min_size, chosen._pool.max_size, chosen._pool._check) == (0, 1, None)
+    finally:
+        chosen.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("LIFT_DB_POOL_MAX_SIZE", "many", "is not a valid int"),
+        ("LIFT_DB_POOL_CHECK", "perhaps", "is not a valid bool"),
+        ("LIFT_DB_POOL_MIN_SIZE", "9", "min_size <= max_size"),
+        ("LIFT_DB_POOL_TIMEOUT", "0", "timeout must be more than 0"),
+    ],
+)
+def test_bad_pool_settings_are_a_clear_error(name: str, value: str, message: str) -> None:
+    with pytest.raises(StoreError, match=message):
+        make_store({"DATABASE_URL": database_url(), name: value})
+
+
+def backend_pid(view: PostgresSessionView) -> int:
+    def steps() -> Steps[int]:
+        row = yield one("select pg_backend_pid()")
+        return int(row[0])
+
+    return view._run(Operation("pid", steps))
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_with_check_a_connection_killed_while_idle_is_replaced_unseen(check: bool) -> None:
+    store = PostgresSessionStore(
+        database_url(), settings=PoolSettings(min_size=1, max_size=1, check=check)
+    )
+    try:
+        service = store.service()
+        pid = backend_pid(service)
+        with connect(database_url()) as admin:
+            admin.execute("select pg_terminate_backend(%s, 5000)", (pid,))
+        if check:
+            assert backend_pid(service) != pid
+        else:
+            with pytest.raises(StoreUnavailableError):
+                backend_pid(service)
+    finally:
+        store.close()
+
+
+def test_make_async_store_opens_an_async_pool_from_the_environment() -> None:
+    async def main() -> tuple[int, list[PromptSession]]:
+        store = await make_async_store(
+            {"DATABASE_URL": database_url(), "LIFT_DB_POOL_MAX_SIZE": "2"}
+        )
+        async with store:
+            return store._pool.max_size, await store.service().list_all(limit=0)
+
+    assert asyncio.run(main()) == (2, [])
+    with pytest.raises(StoreError, match="in-memory store is synchronous"):
+        asyncio.run(make_async_store({"USE_SUPABASE": "false"}))

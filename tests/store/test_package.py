@@ -17,11 +17,14 @@ from lift_db.store import (
     InMemorySessionStore,
     InvalidInputError,
     NewSession,
+    PoolSettings,
     PostgresSessionStore,
     SessionStoreFactory,
     StoreError,
 )
+from lift_db.store.postgres._base import Steps
 from tests.conftest import ROOT
+from tests.store.conftest import database_url
 
 STORE = ROOT / "src" / "lift_db" / "store"
 
@@ -158,3 +161,57 @@ def test_both_stores_refuse_alike_in_the_same_words(
     in_memory = refusals(memory, memory.add_user(), memory.add_user())
     in_postgres = refusals(pg_factory, auth_users(), auth_users())
     assert in_memory == in_postgres
+
+
+def sql_literals(path: Path) -> list[str]:
+    return [
+        node.value
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.lstrip().lower().startswith(("select ", "insert ", "update ", "delete "))
+    ]
+
+
+def test_the_sync_and_async_stores_hold_no_sql_of_their_own() -> None:
+    """Their statements, decisions and row mapping are the shared operations' (postgres/_base)."""
+    postgres = STORE / "postgres"
+    assert sql_literals(postgres / "store.py") == []
+    assert sql_literals(postgres / "async_store.py") == []
+    assert len(sql_literals(postgres / "queries.py")) > 20
+
+
+def nothing() -> Steps[None]:
+    yield from ()
+
+
+def test_slow_statements_pool_events_and_retries_are_logged(
+    caplog: pytest.LogCaptureFixture, auth_users: Callable[[], uuid.UUID]
+) -> None:
+    from psycopg import errors as pg
+
+    from lift_db.store.postgres._base import MAX_ATTEMPTS, Operation, collided
+
+    with caplog.at_level("DEBUG", logger="lift_db.store"):
+        store = PostgresSessionStore(
+            database_url(), settings=PoolSettings(min_size=0, max_size=1, slow_statement_ms=0)
+        )
+        store.for_user(auth_users()).list_all()
+        store.close()
+        collision = pg.lookup("40001")("could not serialize access")
+        op: Operation[None] = Operation("update", nothing)
+        assert collided(op, collision, 1) is None
+        last = collided(op, collision, MAX_ATTEMPTS)
+    messages = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert all(r.name == "lift_db.store" for r in caplog.records)
+    assert any(m.startswith("store pool open: min_size=0 max_size=1") for _, m in messages)
+    assert any(
+        level == "WARNING" and m.startswith("slow statement in list_all") for level, m in messages
+    )
+    assert ("INFO", "store pool closed") in messages
+    assert (
+        "INFO",
+        "update collided with a concurrent transaction (40001): attempt 2 of 3",
+    ) in messages
+    assert isinstance(last, StoreError)
+    assert last.retryable

@@ -31,7 +31,7 @@ from lift_db.store import PostgresSessionStore
 from lift_db.store.postgres import queries as q
 
 OPS_PER_CYCLE = 4
-STORE_GOAL = Goal("ratio ≥ 0.80", "ratio", ">=", 0.80)
+STORE_GOAL = Goal("ratio ≥ 0.90", "ratio", ">=", 0.90)
 _revision = itertools.count(1)
 
 

@@ -32,7 +32,7 @@ from lift_db.store.errors import (
     UndecodableValueError,
     VersionConflictError,
 )
-from lift_db.store.factory import make_store
+from lift_db.store.factory import make_async_store, make_store
 from lift_db.store.memory import InMemorySessionStore
 from lift_db.store.models import (
     AnalyticsEvent,
@@ -45,7 +45,13 @@ from lift_db.store.models import (
     ShareRole,
     SimilarSession,
 )
-from lift_db.store.postgres import PoolSettings, PostgresSessionStore
+from lift_db.store.postgres import (
+    AsyncPostgresSessionStore,
+    AsyncPostgresSessionView,
+    PoolSettings,
+    PostgresSessionStore,
+    PostgresSessionView,
+)
 from lift_db.store.protocol import SessionStore, SessionStoreFactory
 from lift_db.store.tokens import TokenVerifier, VerifiedToken
 
@@ -55,6 +61,8 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 __all__ = [
     "EMBEDDING_DIMENSIONS",
     "AnalyticsEvent",
+    "AsyncPostgresSessionStore",
+    "AsyncPostgresSessionView",
     "AuthenticationError",
     "ConflictError",
     "HistoryEntry",
@@ -66,6 +74,7 @@ __all__ = [
     "PermissionDeniedError",
     "PoolSettings",
     "PostgresSessionStore",
+    "PostgresSessionView",
     "PromptSession",
     "SchemaMismatchError",
     "SessionEmbedding",
@@ -82,5 +91,6 @@ __all__ = [
     "UndecodableValueError",
     "VerifiedToken",
     "VersionConflictError",
+    "make_async_store",
     "make_store",
 ]

@@ -177,23 +177,47 @@ def validate_limit(limit: object) -> int | None:
 
 
 def _check_json(what: str, value: object, depth: int) -> None:
+    """Every value JSON, every text valid, at most MAX_JSON_DEPTH levels. Exact built-in types
+    take a fast path (this runs over every IR written); subclasses take the general one."""
     if depth > MAX_JSON_DEPTH:
         raise InvalidInputError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
-    if isinstance(value, dict):
+    if type(value) is dict:
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() and "\x00" not in key):
+                if not isinstance(key, str):
+                    raise InvalidInputError(f"{what} has a non-text key: {key!r:.40}")
+                _check_text(what, key)
+            _check_item(what, item, depth + 1)
+    elif type(value) is list:
+        for item in value:
+            _check_item(what, item, depth + 1)
+    elif isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidInputError(f"{what} has a non-text key: {key!r:.40}")
             _check_text(what, key)
-            _check_json(what, item, depth + 1)
+            _check_item(what, item, depth + 1)
     elif isinstance(value, list):
         for item in value:
-            _check_json(what, item, depth + 1)
+            _check_item(what, item, depth + 1)
+    else:
+        _check_item(what, value, depth)
+
+
+def _check_item(what: str, value: object, depth: int) -> None:
+    if type(value) is str:
+        if not (value.isascii() and "\x00" not in value):
+            _check_text(what, value)
+    elif type(value) is int or type(value) is bool or value is None:
+        pass
+    elif isinstance(value, dict | list):
+        _check_json(what, value, depth)
     elif isinstance(value, str):
         _check_text(what, value)
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidInputError(f"{what} holds a non-finite number ({value})")
-    elif value is not None and not isinstance(value, bool | int):
+    elif not isinstance(value, bool | int):
         raise InvalidInputError(f"{what} holds a {type(value).__name__}, which is not JSON")
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from lift_db.store._log import logger
 from lift_db.store.errors import StoreError
 from lift_db.store.memory import InMemorySessionStore
-from lift_db.store.postgres import PoolSettings, PostgresSessionStore
+from lift_db.store.postgres import AsyncPostgresSessionStore, PoolSettings, PostgresSessionStore
 from lift_db.store.protocol import SessionStoreFactory
 from lift_db.store.tokens import TokenVerifier
 
@@ -43,6 +43,26 @@ def make_store(
         logger.warning("USE_SUPABASE is off: sessions are kept in memory and lost on exit")
         return InMemorySessionStore(verifier=verifier)
     return PostgresSessionStore(
+        database_url(env), settings=settings or PoolSettings.from_env(env), verifier=verifier
+    )
+
+
+async def make_async_store(
+    env: Mapping[str, str] | None = None,
+    *,
+    jwt_secret: str | None = None,
+    jwks: Jwks | None = None,
+    settings: PoolSettings | None = None,
+) -> AsyncPostgresSessionStore:
+    """The async Postgres store, its pool open, configured as make_store() is (DATABASE_URL,
+    LIFT_DB_POOL_*, SUPABASE_JWT_SECRET / SUPABASE_JWKS). Call it inside the running loop."""
+    env = os.environ if env is None else env
+    verifier = token_verifier(env, jwt_secret=jwt_secret, jwks=jwks)
+    if not use_database(env):
+        raise StoreError(
+            "USE_SUPABASE is off, and the in-memory store is synchronous: use make_store()"
+        )
+    return await AsyncPostgresSessionStore.connect(
         database_url(env), settings=settings or PoolSettings.from_env(env), verifier=verifier
     )
 

@@ -13,13 +13,15 @@ from __future__ import annotations
 import copy
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from lift_db.store._base import (
+    ANONYMOUS,
     NO_VERIFIER,
     OWNER_ONLY,
     WRITERS,
@@ -38,6 +40,7 @@ from lift_db.store.errors import (
     AuthenticationError,
     InvalidInputError,
     NotFoundError,
+    PermissionDeniedError,
     VersionConflictError,
 )
 from lift_db.store.models import (
@@ -116,6 +119,14 @@ class _MemoryView(ViewChecks):
         self._service = service
 
     # -- helpers ---------------------------------------------------------------------------------
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """The data, locked; an anonymous caller has no privilege on it, as in the database."""
+        if self._user is None and not self._service:
+            raise PermissionDeniedError(ANONYMOUS)
+        with self._data.lock:
+            yield
+
     def _access(self, session: PromptSession) -> Access | None:
         share = None if self._user is None else self._data.shares.get((session.id, self._user))
         role = None if share is None else share.role
@@ -156,7 +167,7 @@ class _MemoryView(ViewChecks):
     def create(self, new: NewSession) -> PromptSession:
         owner = self._check_create(new)
         now = datetime.now(UTC)
-        with self._data.lock:
+        with self._guard():
             sid = new.id or uuid4()
             if sid in self._data.sessions:
                 raise InvalidInputError(f"session {sid} already exists")
@@ -178,7 +189,7 @@ class _MemoryView(ViewChecks):
             return copy.deepcopy(session)
 
     def get(self, session_id: UUID | str) -> PromptSession | None:
-        with self._data.lock:
+        with self._guard():
             session = self._visible(session_id)
             return copy.deepcopy(session)
 
@@ -186,7 +197,7 @@ class _MemoryView(ViewChecks):
         self, session: PromptSession, *, change_description: str | None = None
     ) -> PromptSession:
         sid = self._check_update(session, change_description)
-        with self._data.lock:
+        with self._guard():
             stored = self._require(sid, "change", WRITERS)
             check_stored(session, stored)
             if self._access(stored) == "editor":
@@ -217,7 +228,7 @@ class _MemoryView(ViewChecks):
 
     def _list(self, status: str | None, limit: int | None) -> list[PromptSession]:
         limit = self._check_list(limit)
-        with self._data.lock:
+        with self._guard():
             rows = [
                 s
                 for s in self._data.sessions.values()
@@ -234,7 +245,7 @@ class _MemoryView(ViewChecks):
         return self._list(None, limit)
 
     def delete(self, session_id: UUID | str) -> None:
-        with self._data.lock:
+        with self._guard():
             session = self._require(session_id, "delete", OWNER_ONLY)
             del self._data.sessions[session.id]
             self._data.history.pop(session.id, None)
@@ -248,7 +259,7 @@ class _MemoryView(ViewChecks):
             ]
 
     def history(self, session_id: UUID | str) -> list[HistoryEntry]:
-        with self._data.lock:
+        with self._guard():
             session = self._require(session_id)
             return copy.deepcopy(self._data.history.get(session.id, []))
 
@@ -261,7 +272,7 @@ class _MemoryView(ViewChecks):
         change_description: str | None = None,
     ) -> PromptSession:
         sid = self._check_rollback(session_id, to_version, expected_version, change_description)
-        with self._data.lock:
+        with self._guard():
             stored = self._require(sid, "change", WRITERS)
             entry = next(
                 (h for h in self._data.history.get(stored.id, []) if h.version == to_version),
@@ -287,7 +298,7 @@ class _MemoryView(ViewChecks):
         ir_version: int,
     ) -> SessionEmbedding:
         sid, vector = self._check_embedding(session_id, embedding, model, ir_version)
-        with self._data.lock:
+        with self._guard():
             # Readers of a shared session may search it; only its owner writes its embedding.
             session = self._require(sid, "embed", OWNER_ONLY)
             if not 1 <= ir_version <= session.ir_version:
@@ -313,7 +324,7 @@ class _MemoryView(ViewChecks):
             return self._embedding_status(session)
 
     def get_embedding(self, session_id: UUID | str) -> SessionEmbedding | None:
-        with self._data.lock:
+        with self._guard():
             session = self._visible(session_id)
             if session is None or session.id not in self._data.embeddings:
                 return None
@@ -324,7 +335,7 @@ class _MemoryView(ViewChecks):
     ) -> list[SimilarSession]:
         query, count, threshold = self._check_search(embedding, limit, min_similarity)
         query_norm = math.sqrt(math.fsum(x * x for x in query))
-        with self._data.lock:
+        with self._guard():
             scored = []
             for sid, stored in self._data.embeddings.items():
                 session = self._visible(sid)
@@ -354,7 +365,7 @@ class _MemoryView(ViewChecks):
         self, session_id: UUID | str, user_id: UUID | str, role: ShareRole = "viewer"
     ) -> Share:
         sid, grantee = self._check_share(session_id, user_id, role)
-        with self._data.lock:
+        with self._guard():
             session = self._require(sid, "share", OWNER_ONLY)
             if grantee == session.user_id:
                 raise InvalidInputError("a session cannot be shared with its owner")
@@ -372,7 +383,7 @@ class _MemoryView(ViewChecks):
 
     def unshare(self, session_id: UUID | str, user_id: UUID | str) -> None:
         sid, grantee = self._check_unshare(session_id, user_id)
-        with self._data.lock:
+        with self._guard():
             session = self._require(sid)
             if grantee != self._user:  # anyone may leave; only the owner removes others
                 require(sid, self._access(session), "unshare", OWNER_ONLY)
@@ -383,7 +394,7 @@ class _MemoryView(ViewChecks):
         self.unshare(*self._check_leave(session_id))
 
     def shares(self, session_id: UUID | str) -> list[Share]:
-        with self._data.lock:
+        with self._guard():
             session = self._require(session_id)
             mine_only = self._access(session) in ("editor", "viewer")
             rows = [
@@ -396,7 +407,7 @@ class _MemoryView(ViewChecks):
 
     def list_shared_with_me(self, *, limit: int | None = None) -> list[PromptSession]:
         limit = self._check_shared_with_me(limit)
-        with self._data.lock:
+        with self._guard():
             rows = [
                 self._data.sessions[sid]
                 for (sid, grantee) in self._data.shares
@@ -417,7 +428,7 @@ class _MemoryView(ViewChecks):
         request = self._check_event(event_type, session_id, event_data, latency_ms, user_id)
         sid, data = request.session_id, request.event_data
         actor = request.user_id if request.user_id is not None else self._user
-        with self._data.lock:
+        with self._guard():
             if sid is not None and self._visible(sid) is None:
                 raise not_found(sid)
             if actor is None or actor not in self._data.users:
@@ -438,7 +449,7 @@ class _MemoryView(ViewChecks):
         self, *, session_id: UUID | str | None = None, limit: int | None = None
     ) -> list[AnalyticsEvent]:
         sid, limit = self._check_events(session_id, limit)
-        with self._data.lock:
+        with self._guard():
             rows = [
                 e
                 for e in self._data.events

@@ -14,7 +14,7 @@ ShareRole = Literal["viewer", "editor"]
 JsonObject = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NewSession:
     """What a caller supplies to create a session; the store assigns the rest."""
 
@@ -30,7 +30,7 @@ class NewSession:
     change_description: str | None = None  # recorded with version 1 when current_ir is given
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PromptSession:
     """One user's prompt, its current IR and the typed holes and assists around it."""
 
@@ -54,7 +54,7 @@ class PromptSession:
         return {"holes": self.holes, "assists": self.assists}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     session_id: UUID
     version: int
@@ -65,7 +65,7 @@ class HistoryEntry:
     author_id: UUID | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SessionEmbedding:
     """What is known about a session's stored IR embedding (the vector itself stays stored)."""
 
@@ -82,7 +82,7 @@ class SessionEmbedding:
         return self.ir_version != self.current_ir_version
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SimilarSession:
     """One search result: a readable session and its IR's cosine similarity to the query."""
 
@@ -91,7 +91,7 @@ class SimilarSession:
     is_stale: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Share:
     """Another user's access to a session: `viewer` reads it, `editor` may also write its IR."""
 
@@ -102,7 +102,7 @@ class Share:
     updated_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnalyticsEvent:
     """One recorded event; `event_data["prompt_type"]` (a string) classifies the prompt."""
 

@@ -2,7 +2,14 @@
 operations (`_base`), statements (`queries`), row mappers (`rows`) and SQLSTATE mapping
 (`sqlstate`)."""
 
+from lift_db.store.postgres.async_store import AsyncPostgresSessionStore, AsyncPostgresSessionView
 from lift_db.store.postgres.pool import PoolSettings
 from lift_db.store.postgres.store import PostgresSessionStore, PostgresSessionView
 
-__all__ = ["PoolSettings", "PostgresSessionStore", "PostgresSessionView"]
+__all__ = [
+    "AsyncPostgresSessionStore",
+    "AsyncPostgresSessionView",
+    "PoolSettings",
+    "PostgresSessionStore",
+    "PostgresSessionView",
+]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, LiteralString, TypeVar
 from uuid import UUID
 
+import psycopg
 from psycopg.types.json import Jsonb
 
 from lift_db.store._base import (
@@ -35,7 +36,13 @@ from lift_db.store._base import (
 )
 from lift_db.store._log import logger
 from lift_db.store._validation import embedding_text, parse_uuid
-from lift_db.store.errors import AuthenticationError, PermissionDeniedError, UndecodableValueError
+from lift_db.store.errors import (
+    AuthenticationError,
+    PermissionDeniedError,
+    StoreError,
+    StoreUnavailableError,
+    UndecodableValueError,
+)
 from lift_db.store.models import (
     AnalyticsEvent,
     HistoryEntry,
@@ -58,6 +65,7 @@ from lift_db.store.postgres.rows import (
     share_from_row,
     similar_from_row,
 )
+from lift_db.store.postgres.sqlstate import is_retryable, map_error
 from lift_db.store.tokens import TokenVerifier
 
 T = TypeVar("T")
@@ -107,14 +115,27 @@ def every(sql: LiteralString, params: Params = None) -> Statement:
 
 
 def decode_json(data: bytes | bytearray | memoryview | str) -> Any:
-    """json.loads, except that a value too deep for Python's decoder is the store's own error."""
+    """The jsonb values of every row, decoded: the store's hottest client-side code.
+
+    PostgreSQL sends jsonb as compact UTF-8 text, so the text is decoded once and scanned
+    without json.loads's encoding detection and whitespace handling; anything else takes
+    json.loads. A value too deep for Python's decoder is the store's own error.
+    """
     try:
-        return json.loads(data if not isinstance(data, memoryview) else bytes(data))
+        text = data if isinstance(data, str) else str(data, "utf-8")
+        try:
+            value, end = _scan(text)
+        except ValueError:
+            return json.loads(text)
+        return value if end == len(text) else json.loads(text)
     except RecursionError:
         raise UndecodableValueError(
             "the database returned JSON nested too deeply to decode; an operator must repair the "
             "row (values written now are capped at 100 levels)"
         ) from None
+
+
+_scan = json.JSONDecoder().raw_decode
 
 
 def user_claims(user_id: UUID) -> str:
@@ -464,11 +485,21 @@ def log_statement(name: str, statement: Statement, seconds: float, slow_seconds:
         logger.debug("%s: %.3f ms: %s", name, seconds * 1000.0, text)
 
 
-def log_retry(name: str, sqlstate: str | None, attempt: int) -> None:
-    logger.info(
-        "%s collided with a concurrent transaction (%s): attempt %d of %d",
-        name,
-        sqlstate,
-        attempt + 1,
-        MAX_ATTEMPTS,
-    )
+def collided(op: Operation[Any], exc: psycopg.Error, attempt: int) -> StoreError | None:
+    """None when `op` should simply run again (its transaction collided, attempts are left);
+    otherwise the store error to raise."""
+    if is_retryable(exc) and attempt < MAX_ATTEMPTS:
+        logger.info(
+            "%s collided with a concurrent transaction (%s): attempt %d of %d",
+            op.name,
+            exc.sqlstate,
+            attempt + 1,
+            MAX_ATTEMPTS,
+        )
+        return None
+    return map_error(exc, op.session_id)
+
+
+def pool_exhausted(op: Operation[Any], exc: Exception) -> StoreUnavailableError:
+    logger.warning("store pool exhausted: %s got no connection: %s", op.name, exc)
+    return StoreUnavailableError(f"no database connection available: {exc}")

@@ -48,12 +48,12 @@ from lift_db.store.postgres._base import (
     RoleSettingsCache,
     Statement,
     Steps,
+    collided,
     decode_json,
-    log_retry,
     log_statement,
+    pool_exhausted,
 )
 from lift_db.store.postgres.pool import PoolSettings
-from lift_db.store.postgres.sqlstate import is_retryable, map_error
 from lift_db.store.tokens import TokenVerifier
 
 T = TypeVar("T")
@@ -153,20 +153,20 @@ class PostgresSessionView(BasePostgresView):
         """Run `op` in one transaction as this view's role, again if it collided (no writes)."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                with (
-                    self._pool.connection() as conn,
-                    conn.transaction(),
-                    conn.cursor() as cur,
-                ):
-                    return self._drive(cur, op.name, self._transaction(op))
+                # getconn/putconn rather than pool.connection(): the same checkout without its
+                # context managers, which cost more than the checkout itself.
+                conn = self._pool.getconn()
+                try:
+                    with conn.transaction(), conn.cursor() as cur:
+                        return self._drive(cur, op.name, self._transaction(op))
+                finally:
+                    self._pool.putconn(conn)
             except psycopg.Error as exc:
-                if is_retryable(exc) and attempt < MAX_ATTEMPTS:
-                    log_retry(op.name, exc.sqlstate, attempt)
-                    continue
-                raise map_error(exc, op.session_id) from exc
+                error = collided(op, exc, attempt)
+                if error is not None:
+                    raise error from exc
             except PoolTimeout as exc:
-                logger.warning("store pool exhausted: %s waited %s", op.name, exc)
-                raise StoreUnavailableError(f"no database connection available: {exc}") from exc
+                raise pool_exhausted(op, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _drive(self, cur: psycopg.Cursor[Any], name: str, steps: Steps[T]) -> T:

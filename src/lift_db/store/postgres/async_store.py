@@ -1,0 +1,298 @@
+"""AsyncPostgresSessionStore: the Postgres store for asyncio apps, on psycopg_pool's
+AsyncConnectionPool.
+
+The operations, their SQL, row mapping, access decisions and error mapping are the sync store's
+(`_base`): this module only runs them with `await`. Open the pool inside the running loop:
+
+    store = await AsyncPostgresSessionStore.connect(dsn)     # or make_async_store()
+    alice = store.for_token(access_token)
+    session = await alice.create(NewSession(prompt="a todo app"))
+    ...
+    await store.close()
+
+Verifying a token is CPU work and runs in the calling task; only a JWKS URL's first fetch (then
+once per cache period, or when a new key id appears) waits on the network.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, TypeVar
+from uuid import UUID
+
+import psycopg
+from psycopg.types.json import set_json_loads
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from lift_db.store._log import logger
+from lift_db.store.errors import StoreUnavailableError
+from lift_db.store.models import (
+    AnalyticsEvent,
+    HistoryEntry,
+    JsonObject,
+    NewSession,
+    PromptSession,
+    SessionEmbedding,
+    Share,
+    ShareRole,
+    SimilarSession,
+)
+from lift_db.store.postgres._base import (
+    MAX_ATTEMPTS,
+    SERVICE,
+    BasePostgresStore,
+    BasePostgresView,
+    Operation,
+    RoleSettingsCache,
+    Statement,
+    Steps,
+    collided,
+    decode_json,
+    log_statement,
+    pool_exhausted,
+)
+from lift_db.store.postgres.pool import PoolSettings
+from lift_db.store.tokens import TokenVerifier
+
+T = TypeVar("T")
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    set_json_loads(decode_json, conn)
+
+
+async def _check(conn: psycopg.AsyncConnection[Any]) -> None:
+    try:
+        await AsyncConnectionPool.check_connection(conn)
+    except psycopg.Error:
+        logger.info("store pool: a connection failed its check and is replaced")
+        raise
+
+
+class AsyncPostgresSessionStore(BasePostgresStore):
+    """An async connection pool, and per-user (or service) views that act through it.
+
+    Create it with `await AsyncPostgresSessionStore.connect(dsn, …)` (or construct it, then
+    `await store.open()`), inside the event loop that will use it.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        timeout: float | None = None,
+        settings: PoolSettings | None = None,
+        verifier: TokenVerifier | None = None,
+    ) -> None:
+        chosen = (settings or PoolSettings()).with_overrides(
+            min_size=min_size, max_size=max_size, timeout=timeout
+        )
+        super().__init__(dsn, chosen, verifier)
+        self._pool: AsyncConnectionPool = AsyncConnectionPool(
+            dsn,
+            configure=_configure,
+            check=_check if chosen.check else None,
+            **self._pool_arguments(),
+        )
+
+    @classmethod
+    async def connect(
+        cls,
+        dsn: str,
+        *,
+        min_size: int | None = None,
+        max_size: int | None = None,
+        timeout: float | None = None,
+        settings: PoolSettings | None = None,
+        verifier: TokenVerifier | None = None,
+    ) -> AsyncPostgresSessionStore:
+        store = cls(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            settings=settings,
+            verifier=verifier,
+        )
+        await store.open()
+        return store
+
+    async def open(self) -> None:
+        try:
+            await self._pool.open(wait=True, timeout=self.settings.timeout)
+        except PoolTimeout as exc:
+            await self._pool.close()
+            raise StoreUnavailableError(f"cannot connect to the database: {exc}") from exc
+        self._opened()
+
+    def for_user(self, user_id: UUID | str) -> AsyncPostgresSessionView:
+        """Act as this user, trusted: for back-office code that already knows who the user is."""
+        return self._view(*self._user_identity(user_id))
+
+    def for_token(self, access_token: str) -> AsyncPostgresSessionView:
+        """Act as the user of a Supabase access token, after verifying it (AuthenticationError,
+        and no query, when it is refused): its role and complete claims, as PostgREST does."""
+        return self._view(*self._token_identity(access_token))
+
+    def service(self) -> AsyncPostgresSessionView:
+        return self._view(*SERVICE)
+
+    def _view(self, role: str, claims: str, user_id: UUID | None) -> AsyncPostgresSessionView:
+        return AsyncPostgresSessionView(
+            self._pool, self._slow_seconds, role, claims, user_id, self._role_settings
+        )
+
+    async def close(self) -> None:
+        await self._pool.close()
+        logger.info("store pool closed")
+
+    async def __aenter__(self) -> AsyncPostgresSessionStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class AsyncPostgresSessionView(BasePostgresView):
+    """The store as one user (or as service_role) sees it; every contract method is awaited."""
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        slow_seconds: float,
+        role: str,
+        claims: str,
+        user_id: UUID | None,
+        settings: RoleSettingsCache,
+    ) -> None:
+        super().__init__(role, claims, user_id, settings)
+        self._pool = pool
+        self._slow_seconds = slow_seconds
+
+    async def _run(self, op: Operation[T]) -> T:
+        """Run `op` in one transaction as this view's role, again if it collided (no writes)."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                # getconn/putconn rather than pool.connection(), as the sync store does.
+                conn = await self._pool.getconn()
+                try:
+                    async with conn.transaction(), conn.cursor() as cur:
+                        return await self._drive(cur, op.name, self._transaction(op))
+                finally:
+                    await self._pool.putconn(conn)
+            except psycopg.Error as exc:
+                error = collided(op, exc, attempt)
+                if error is not None:
+                    raise error from exc
+            except PoolTimeout as exc:
+                raise pool_exhausted(op, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _drive(self, cur: psycopg.AsyncCursor[Any], name: str, steps: Steps[T]) -> T:
+        try:
+            statement = next(steps)
+            while True:
+                statement = steps.send(await self._execute(cur, name, statement))
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    async def _execute(self, cur: psycopg.AsyncCursor[Any], name: str, statement: Statement) -> Any:
+        """The one place a statement is sent to the database."""
+        start = time.perf_counter()
+        await cur.execute(statement.sql, statement.params)
+        if statement.fetch == "one":
+            result: Any = await cur.fetchone()
+        elif statement.fetch == "all":
+            result = await cur.fetchall()
+        else:
+            result = None
+        log_statement(name, statement, time.perf_counter() - start, self._slow_seconds)
+        return result
+
+    # -- contract (lift_db.store.protocol.SessionStore, awaited) -------------------------------
+    async def create(self, new: NewSession) -> PromptSession:
+        return await self._run(self._create(new))
+
+    async def get(self, session_id: UUID | str) -> PromptSession | None:
+        return await self._run(self._get(session_id))
+
+    async def update(
+        self, session: PromptSession, *, change_description: str | None = None
+    ) -> PromptSession:
+        return await self._run(self._update(session, change_description))
+
+    async def list_active(self, *, limit: int | None = None) -> list[PromptSession]:
+        return await self._run(self._list("active", limit))
+
+    async def list_all(self, *, limit: int | None = None) -> list[PromptSession]:
+        return await self._run(self._list(None, limit))
+
+    async def delete(self, session_id: UUID | str) -> None:
+        await self._run(self._delete(session_id))
+
+    async def history(self, session_id: UUID | str) -> list[HistoryEntry]:
+        return await self._run(self._history(session_id))
+
+    async def rollback(
+        self,
+        session_id: UUID | str,
+        to_version: int,
+        *,
+        expected_version: int | None = None,
+        change_description: str | None = None,
+    ) -> PromptSession:
+        return await self._run(
+            self._rollback(session_id, to_version, expected_version, change_description)
+        )
+
+    async def set_embedding(
+        self, session_id: UUID | str, embedding: Sequence[float], *, model: str, ir_version: int
+    ) -> SessionEmbedding:
+        return await self._run(self._set_embedding(session_id, embedding, model, ir_version))
+
+    async def get_embedding(self, session_id: UUID | str) -> SessionEmbedding | None:
+        return await self._run(self._get_embedding(session_id))
+
+    async def search_similar(
+        self, embedding: Sequence[float], limit: int = 10, min_similarity: float = -1.0
+    ) -> list[SimilarSession]:
+        return await self._run(self._search_similar(embedding, limit, min_similarity))
+
+    async def share(
+        self, session_id: UUID | str, user_id: UUID | str, role: ShareRole = "viewer"
+    ) -> Share:
+        return await self._run(self._share(session_id, user_id, role))
+
+    async def unshare(self, session_id: UUID | str, user_id: UUID | str) -> None:
+        await self._run(self._unshare(*self._check_unshare(session_id, user_id)))
+
+    async def leave_share(self, session_id: UUID | str) -> None:
+        await self._run(self._unshare(*self._check_leave(session_id), name="leave_share"))
+
+    async def shares(self, session_id: UUID | str) -> list[Share]:
+        return await self._run(self._shares(session_id))
+
+    async def list_shared_with_me(self, *, limit: int | None = None) -> list[PromptSession]:
+        return await self._run(self._list_shared_with_me(limit))
+
+    async def record_event(
+        self,
+        event_type: str,
+        *,
+        session_id: UUID | str | None = None,
+        event_data: JsonObject | None = None,
+        latency_ms: int | None = None,
+        user_id: UUID | str | None = None,
+    ) -> AnalyticsEvent:
+        return await self._run(
+            self._record_event(event_type, session_id, event_data, latency_ms, user_id)
+        )
+
+    async def events(
+        self, *, session_id: UUID | str | None = None, limit: int | None = None
+    ) -> list[AnalyticsEvent]:
+        return await self._run(self._events(session_id, limit))
