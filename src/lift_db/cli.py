@@ -11,6 +11,7 @@ from pathlib import Path
 
 from lift_db import backup, gates, migrations, new_migration, restore, schema_commands, stack
 from lift_db.errors import LiftDbError
+from lift_db.local import extras
 from lift_db.local_keys import LocalKeys
 from lift_db.project import Project, find_project
 from lift_db.server import LocalServer
@@ -62,6 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=_port,
         default=_port(os.environ["LIFT_DB_PORT"]) if os.environ.get("LIFT_DB_PORT") else None,
         help="TCP port on 127.0.0.1 (default: $LIFT_DB_PORT, else [db] port of config.toml)",
+    )
+    start.add_argument(
+        "--replica",
+        action="store_true",
+        help="also start a streaming standby of the server (pg_basebackup), a read replica",
+    )
+    start.add_argument(
+        "--replica-port", type=_port, help="the standby's port (default: the server's port + 20)"
+    )
+    start.add_argument(
+        "--pooler-port",
+        type=_port,
+        help="start PgBouncer on this port even if [db.pooler] is disabled (default: [db.pooler] "
+        "port when enabled)",
     )
     sub.add_parser("stop", help="stop the local server")
     sub.add_parser("status", help="is the server up, where, and how many migrations applied")
@@ -217,6 +232,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
         server = LocalServer.for_project(project)
         if command == "stop":
+            extras.stop(server, _report)
             print(
                 "stopped the local server" if server.stop() else "the local server is not running"
             )
@@ -224,6 +240,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         url = server.start(port=args.port)
         stack.prepare(Target(url=url, admin_url=server.admin_url(), local=server), _report)
         print(f"local server ready: {url}")
+        extras.start(
+            server,
+            pooler_port=args.pooler_port,
+            replica=args.replica or args.replica_port is not None,
+            replica_port=args.replica_port,
+        )
         return 0
     target = resolve_target(project, args.db_url)
     if args.install_platform:
@@ -287,6 +309,8 @@ def _status(project: Project, target: Target) -> int:
             print(f"local server: not running (data: {server.data_dir})")
             return EXIT_NOT_RUNNING
         print(f"local server: running, pid {pid}, data {server.data_dir}")
+        for line in extras.status(server):
+            print(line)
     with target.connect() as conn:
         row = conn.execute("show server_version").fetchone()
         version = row[0] if row else "?"

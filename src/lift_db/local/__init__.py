@@ -1,0 +1,1 @@
+"""The Docker-free local stack: the embedded server and the parts that run beside it."""
