@@ -32,6 +32,14 @@ def pg_factory() -> Iterator[PostgresSessionStore]:
     store.close()
 
 
+@pytest.fixture(scope="session")
+def pooled_factory(pooler_url: str) -> Iterator[PostgresSessionStore]:
+    """The store through PgBouncer in transaction mode, as an app reaches Supabase's pooler."""
+    store = PostgresSessionStore(pooler_url, max_size=10)
+    yield store
+    store.close()
+
+
 @pytest.fixture
 def auth_users() -> Iterator[Callable[[], uuid.UUID]]:
     """Creates auth users (their profiles follow by trigger); deleted again afterwards."""
@@ -55,12 +63,14 @@ def auth_users() -> Iterator[Callable[[], uuid.UUID]]:
             conn.execute("delete from auth.users where id = any(%s)", (created,))
 
 
-@pytest.fixture(params=["memory", "postgres"])
+@pytest.fixture(params=["memory", "postgres", "pooler"])
 def backend(
     request: pytest.FixtureRequest, auth_users: Callable[[], uuid.UUID]
 ) -> Iterator[Backend]:
     if request.param == "memory":
         memory = InMemorySessionStore()
         yield Backend("memory", memory, memory.add_user)
+    elif request.param == "pooler":
+        yield Backend("pooler", request.getfixturevalue("pooled_factory"), auth_users)
     else:
         yield Backend("postgres", request.getfixturevalue("pg_factory"), auth_users)
