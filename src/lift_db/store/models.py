@@ -31,6 +31,7 @@ SHARE_ROLES: tuple[str, ...] = get_args(ShareRole)
 EVENT_TYPE = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
 MAX_EVENT_DATA_BYTES = 65_536
 MAX_LATENCY_MS = 2**31 - 1
+MAX_IDEMPOTENCY_KEY_BYTES = 200  # private.column_limits of sessions.idempotency_key
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class NewSession:
     # Owner: the acting user by default; only the service store creates for someone else.
     user_id: UUID | None = None
     change_description: str | None = None  # recorded with version 1 when current_ir is given
+    # Names this create: another create of the same owner with the same key (a retry after a
+    # lost answer) returns the session the first one made instead of making a second.
+    idempotency_key: str | None = None
 
     def validate(self) -> None:
         validate_prompt(self.prompt)
@@ -60,6 +64,7 @@ class NewSession:
         if self.user_id is not None:
             parse_uuid(self.user_id, "user id")
         validate_description(self.change_description)
+        validate_idempotency_key(self.idempotency_key)
 
 
 @dataclass(frozen=True)
@@ -271,6 +276,20 @@ def validate_list(what: str, value: object) -> list[Any]:
         raise InvalidInputError(f"{what} must be a list, not {type(value).__name__}")
     _check_json(what, value, depth=0)
     return value
+
+
+def validate_idempotency_key(key: object) -> str | None:
+    """1 to 200 bytes of text (the database's cap on sessions.idempotency_key)."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key:
+        raise InvalidInputError("an idempotency key must be non-empty text")
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_IDEMPOTENCY_KEY_BYTES:
+        raise InvalidInputError(
+            f"an idempotency key is at most {MAX_IDEMPOTENCY_KEY_BYTES} bytes (UTF-8)"
+        )
+    _check_text("idempotency key", key)
+    return key
 
 
 def validate_description(description: object) -> str | None:

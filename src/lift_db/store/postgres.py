@@ -15,9 +15,10 @@ Supabase's transaction-mode pooler.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -64,11 +65,20 @@ from lift_db.store.models import (
     validate_update,
     validate_version,
 )
-from lift_db.store.sqlstate import is_retryable, map_error
+from lift_db.store.replicas import DEFAULT_WAIT_S, Miss, ReadRouter, format_lsn, parse_lsn
+from lift_db.store.sqlstate import is_disconnect, is_retryable, map_error
 
 T = TypeVar("T")
 Cursor = psycopg.Cursor[DictRow]
 MAX_ATTEMPTS = 3
+# A read, or a write that had not started, whose connection broke is tried again this often
+# (after the pool dropped its broken connections): a restart of the server never surfaces.
+MAX_RECONNECTS = 1
+# What a call does: `write` changes data (primary; tried again only if nothing was sent),
+# `read` must be current (primary), `stale_ok` may be served by a replica that has replayed
+# this user's writes (lists, search, history, events).
+Kind = Literal["write", "read", "stale_ok"]
+log = logging.getLogger("lift_db.store")
 # A role's settings as ROLE_SETTINGS reads them: names and values, in the order to apply them.
 RoleSettings = tuple[list[str], list[str]]
 
@@ -112,15 +122,23 @@ class PostgresSessionStore:
     """A connection pool, and per-user (or service) views that act through it."""
 
     def __init__(
-        self, dsn: str, *, min_size: int = 1, max_size: int = 8, timeout: float = 30.0
+        self,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 8,
+        timeout: float = 30.0,
+        read_urls: Sequence[str] = (),
+        replica_wait: float = DEFAULT_WAIT_S,
     ) -> None:
+        # Autocommit: transactions are explicit; no prepared statements (pooler-safe).
+        kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": None}
         self._pool = ConnectionPool(
             dsn,
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
-            # Autocommit: transactions are explicit; no prepared statements (pooler-safe).
-            kwargs={"autocommit": True, "prepare_threshold": None},
+            kwargs=kwargs,
             configure=_configure,
             open=False,
             name="lift-db-store",
@@ -131,18 +149,50 @@ class PostgresSessionStore:
             self._pool.close()
             raise StoreUnavailableError(f"cannot connect to the database: {exc}") from exc
         self._settings = _RoleSettingsCache()
+        if replica_wait < 0:
+            raise InvalidInputError("replica_wait must be 0 seconds or more")
+        self.replicas = (
+            ReadRouter(
+                read_urls,
+                wait=replica_wait,
+                max_size=max_size,
+                kwargs=kwargs,
+                configure=_configure,
+            )
+            if read_urls
+            else None
+        )
 
-    def for_user(self, user_id: UUID | str) -> PostgresSessionView:
+    def for_user(
+        self, user_id: UUID | str, *, read_after: str | None = None
+    ) -> PostgresSessionView:
+        """Act as this user. `read_after`: a `write_position()` this user's reads must see
+        (from another process of the app, when replicas serve reads)."""
         uid = parse_uuid(user_id, "user id")
         claims = {"sub": str(uid), "role": "authenticated", "aud": "authenticated"}
-        return PostgresSessionView(self._pool, "authenticated", claims, uid, self._settings)
+        view = PostgresSessionView(
+            self._pool, "authenticated", claims, uid, self._settings, self.replicas
+        )
+        if read_after is not None and self.replicas is not None:
+            try:
+                self.replicas.note_write(view.who, parse_lsn(read_after))
+            except ValueError:
+                raise InvalidInputError(f"not a write position: {read_after!r}") from None
+        return view
 
     def service(self) -> PostgresSessionView:
         return PostgresSessionView(
-            self._pool, "service_role", {"role": "service_role"}, None, self._settings
+            self._pool,
+            "service_role",
+            {"role": "service_role"},
+            None,
+            self._settings,
+            self.replicas,
         )
 
     def close(self) -> None:
+        if self.replicas is not None:
+            self.replicas.close()
         self._pool.close()
 
     def __enter__(self) -> PostgresSessionStore:
@@ -162,32 +212,105 @@ class PostgresSessionView:
         claims: dict[str, str],
         user_id: UUID | None,
         settings: _RoleSettingsCache,
+        replicas: ReadRouter | None = None,
     ) -> None:
         self._pool = pool
         self._role = role
         self._claims = json.dumps(claims)
         self._user = user_id
         self._settings = settings
+        self._replicas = replicas
+        # Whose writes this view's reads must see: one key per user (and one for service mode).
+        self.who = str(user_id) if user_id is not None else role
 
-    def _run(self, work: Callable[[Cursor], T], session_id: UUID | None = None) -> T:
-        """Run `work` in one transaction as this view's role, retrying collisions (no writes)."""
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+    def write_position(self) -> str | None:
+        """Where the primary's WAL ended after this user's last write (None: no write seen, or
+        no replicas): hand it to another process's `for_user(…, read_after=…)`."""
+        if self._replicas is None:
+            return None
+        lsn = self._replicas.position(self.who)
+        return None if lsn is None else format_lsn(lsn)
+
+    def _transaction(self, conn: psycopg.Connection[Any], work: Callable[[Cursor], T]) -> T:
+        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+            names, values = self._settings.get(cur, self._role)
+            cur.execute(q.ACT_AS, (self._role, self._claims, names, values))
+            return work(cur)
+
+    def _run(
+        self,
+        work: Callable[[Cursor], T],
+        session_id: UUID | None = None,
+        kind: Kind = "read",
+        *,
+        repeatable: bool = False,
+    ) -> T:
+        """Run `work` in one transaction as this view's role.
+
+        Collisions (serialization failures, deadlocks: nothing was written) are retried. A
+        broken connection (the server restarted, failed over, or the pooler lost it) is retried
+        once on a fresh one for a read, and for a write only when nothing of it was sent or it
+        is `repeatable` (an idempotent create); any other write whose connection broke raises
+        StoreUnavailableError with `may_have_committed`.
+        """
+        if kind == "stale_ok" and self._replicas is not None:
             try:
-                with (
-                    self._pool.connection() as conn,
-                    conn.transaction(),
-                    conn.cursor(row_factory=dict_row) as cur,
-                ):
-                    names, values = self._settings.get(cur, self._role)
-                    cur.execute(q.ACT_AS, (self._role, self._claims, names, values))
-                    return work(cur)
+                return self._replicas.read(self.who, lambda conn: self._transaction(conn, work))
+            except Miss:
+                pass
+            except psycopg.Error as exc:
+                raise map_error(exc, session_id) from exc
+        reconnects = 0
+        attempt = 0
+        while True:
+            attempt += 1
+            sent = False
+            try:
+                with self._pool.connection() as conn:
+                    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+                        names, values = self._settings.get(cur, self._role)
+                        cur.execute(q.ACT_AS, (self._role, self._claims, names, values))
+                        sent = True
+                        result = work(cur)
+                    if kind == "write" and self._replicas is not None:
+                        self._note_write(conn)
+                    return result
             except psycopg.Error as exc:
                 if is_retryable(exc) and attempt < MAX_ATTEMPTS:
                     continue
+                if is_disconnect(exc):
+                    # The pool drops the broken connection when it comes back; the others of
+                    # the same server are as dead: drop them too before trying again.
+                    self._pool.check()
+                    safe = kind != "write" or not sent or repeatable
+                    if safe and reconnects < MAX_RECONNECTS:
+                        reconnects += 1
+                        log.warning("connection lost (%s); trying the %s again", exc, kind)
+                        continue
+                    if kind == "write" and sent:
+                        raise StoreUnavailableError(
+                            f"the connection broke during a write ({type(exc).__name__}): it "
+                            "may or may not have committed; retry it (a create with an "
+                            "idempotency key is safe to retry)",
+                            may_have_committed=True,
+                        ) from exc
                 raise map_error(exc, session_id) from exc
             except PoolTimeout as exc:
                 raise StoreUnavailableError(f"no database connection available: {exc}") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _note_write(self, conn: psycopg.Connection[Any]) -> None:
+        """Where the committed write's WAL ends (read after the commit); a failure here only
+        sends this user's next reads to the primary."""
+        if self._replicas is None:
+            return
+        try:
+            row = conn.execute(q.WAL_INSERT_POSITION).fetchone()
+        except psycopg.Error as exc:
+            log.warning("write position unknown (%s): reads go to the primary", exc)
+            self._replicas.note_write(self.who, 2**64 - 1)
+            return
+        if row is not None:
+            self._replicas.note_write(self.who, parse_lsn(str(row[0])))
 
     # -- contract --------------------------------------------------------------------------------
     def create(self, new: NewSession) -> PromptSession:
@@ -205,16 +328,29 @@ class PostgresSessionView:
             Jsonb({"holes": new.holes, "assists": new.assists}),
         )
 
+        key = new.idempotency_key
+
         def work(cur: Cursor) -> PromptSession:
             if new.change_description is not None:
                 cur.execute(q.SET_CHANGE_DESCRIPTION, (new.change_description,))
-            if new.id is None:
+            if key is None and new.id is None:
                 cur.execute(q.CREATE_SESSION, fields)
-            else:
+            elif key is None:
                 cur.execute(q.CREATE_SESSION_WITH_ID, (new.id, *fields))
+            else:
+                if new.id is None:
+                    cur.execute(q.CREATE_SESSION_ONCE, (*fields, key))
+                else:
+                    cur.execute(q.CREATE_SESSION_WITH_ID_ONCE, (new.id, *fields, key))
+                row = cur.fetchone()
+                if row is not None:
+                    return session_from_row(row)
+                # Made before (this is a retry): the first session, as it is now.
+                cur.execute(q.FIND_BY_IDEMPOTENCY_KEY, (new.user_id, key))
             return session_from_row(_one(cur))
 
-        return self._run(work, new.id)
+        # With a key, a create whose connection broke is repeated: the key makes it once.
+        return self._run(work, new.id, "write", repeatable=key is not None)
 
     def get(self, session_id: UUID | str) -> PromptSession | None:
         sid = parse_uuid(session_id)
@@ -266,7 +402,7 @@ class PostgresSessionView:
                 cur.execute(q.GET_SESSION, (sid,))
             return session_from_row(_one(cur))
 
-        return self._run(work, sid)
+        return self._run(work, sid, "write")
 
     def _list(self, status: str | None, limit: int | None) -> list[PromptSession]:
         if limit is not None and limit < 0:
@@ -277,7 +413,7 @@ class PostgresSessionView:
             cur.execute(q.LIST_SESSIONS, params)
             return [session_from_row(r) for r in cur.fetchall()]
 
-        return self._run(work)
+        return self._run(work, kind="stale_ok")
 
     def list_active(self, *, limit: int | None = None) -> list[PromptSession]:
         return self._list("active", limit)
@@ -296,7 +432,7 @@ class PostgresSessionView:
             if cur.fetchone() is None:
                 raise NotFoundError(f"session {sid} not found")
 
-        self._run(work, sid)
+        self._run(work, sid, "write")
 
     def history(self, session_id: UUID | str) -> list[HistoryEntry]:
         sid = parse_uuid(session_id)
@@ -308,7 +444,7 @@ class PostgresSessionView:
             cur.execute(q.HISTORY, (sid,))
             return [history_from_row(r) for r in cur.fetchall()]
 
-        return self._run(work, sid)
+        return self._run(work, sid, "stale_ok")
 
     def rollback(
         self,
@@ -334,7 +470,7 @@ class PostgresSessionView:
             )
             return session_from_row(_one(cur))
 
-        return self._run(work, sid)
+        return self._run(work, sid, "write")
 
     def set_embedding(
         self,
@@ -358,7 +494,7 @@ class PostgresSessionView:
             cur.execute(q.GET_EMBEDDING, (sid,))
             return embedding_from_row(_one(cur))
 
-        return self._run(work, sid)
+        return self._run(work, sid, "write")
 
     def get_embedding(self, session_id: UUID | str) -> SessionEmbedding | None:
         sid = parse_uuid(session_id)
@@ -380,7 +516,7 @@ class PostgresSessionView:
             cur.execute(q.SEARCH_SIMILAR, (vector, count, threshold))
             return [similar_from_row(r) for r in cur.fetchall()]
 
-        return self._run(work)
+        return self._run(work, kind="stale_ok")
 
     def share(
         self, session_id: UUID | str, user_id: UUID | str, role: ShareRole = "viewer"
@@ -396,7 +532,7 @@ class PostgresSessionView:
             cur.execute(q.SHARE, (sid, grantee, role))
             return share_from_row(_one(cur))
 
-        return self._run(work, sid)
+        return self._run(work, sid, "write")
 
     def unshare(self, session_id: UUID | str, user_id: UUID | str) -> None:
         sid = parse_uuid(session_id)
@@ -412,7 +548,7 @@ class PostgresSessionView:
             if cur.fetchone() is None:
                 raise NotFoundError(f"session {sid} is not shared with user {grantee}")
 
-        self._run(work, sid)
+        self._run(work, sid, "write")
 
     def leave_share(self, session_id: UUID | str) -> None:
         sid = parse_uuid(session_id)
@@ -440,7 +576,7 @@ class PostgresSessionView:
             cur.execute(q.LIST_SHARED_WITH_ME, (limit,))
             return [session_from_row(r) for r in cur.fetchall()]
 
-        return self._run(work)
+        return self._run(work, kind="stale_ok")
 
     def record_event(
         self,
@@ -458,7 +594,7 @@ class PostgresSessionView:
             cur.execute(q.RECORD_EVENT, (sid, owner, event_type, Jsonb(data), latency_ms))
             return event_from_row(_one(cur))
 
-        return self._run(work, sid)
+        return self._run(work, sid, "write")
 
     def events(
         self, *, session_id: UUID | str | None = None, limit: int | None = None
@@ -471,7 +607,7 @@ class PostgresSessionView:
             cur.execute(q.LIST_EVENTS, params)
             return [event_from_row(r) for r in cur.fetchall()]
 
-        return self._run(work)
+        return self._run(work, kind="stale_ok")
 
     # -- access ----------------------------------------------------------------------------------
     def _access(self, cur: Cursor, sid: UUID) -> str | None:
