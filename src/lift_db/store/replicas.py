@@ -130,9 +130,17 @@ class ReadRouter:
                             break
                         time.sleep(POLL_S)
                     else:
-                        result = run(conn)
-                        with self._lock:
-                            self.counts.replica += 1
+                        try:
+                            result = run(conn)
+                        except psycopg.OperationalError as exc:
+                            if _replica_failure(exc):
+                                raise
+                            self._served()
+                            raise
+                        except BaseException:
+                            self._served()  # the replica answered: a refusal is an answer
+                            raise
+                        self._served()
                         return result
             except (PoolTimeout, psycopg.OperationalError) as exc:
                 if isinstance(exc, psycopg.OperationalError) and not _replica_failure(exc):
@@ -148,6 +156,10 @@ class ReadRouter:
         if lagging:
             log.info("read for %s went to the primary: replicas lag behind its last write", who)
         raise Miss
+
+    def _served(self) -> None:
+        with self._lock:
+            self.counts.replica += 1
 
     def close(self) -> None:
         for pool in self._pools:
