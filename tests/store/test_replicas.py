@@ -161,8 +161,10 @@ def test_rls_holds_on_the_replica(
                 assert events == (len(expected),), who
         with conn.transaction(force_rollback=True):
             conn.execute("select set_config('role', 'service_role', true)")
-            rows = conn.execute("select count(*) from public.sessions where id = %s", (session.id,))
-            assert rows.fetchone() == (1,)
+            count = conn.execute(
+                "select count(*) from public.sessions where id = %s", (session.id,)
+            ).fetchone()
+            assert count == (1,)
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute(
                 "insert into public.sessions (user_id, prompt) values (%s, 'x')", (bob_id,)
