@@ -248,10 +248,12 @@ class PostgresSessionView:
         """Run `work` in one transaction as this view's role.
 
         Collisions (serialization failures, deadlocks: nothing was written) are retried. A
-        broken connection (the server restarted, failed over, or the pooler lost it) is retried
-        once on a fresh one for a read, and for a write only when nothing of it was sent or it
-        is `repeatable` (an idempotent create); any other write whose connection broke raises
-        StoreUnavailableError with `may_have_committed`.
+        connection that died idle in the pool (nothing sent on it) is dropped with every other
+        dead one and the call goes on with a fresh one. A connection that broke during the call
+        (the server restarted, failed over, or the pooler lost it) is retried once for a read,
+        and for a write only when it is `repeatable` (a create with an idempotency key); any
+        other write whose connection broke raises StoreUnavailableError with
+        `may_have_committed`: it committed exactly once or not at all.
         """
         if kind == "stale_ok" and self._replicas is not None:
             try:
@@ -261,6 +263,7 @@ class PostgresSessionView:
             except psycopg.Error as exc:
                 raise map_error(exc, session_id) from exc
         reconnects = 0
+        stale = 0
         attempt = 0
         while True:
             attempt += 1
@@ -282,12 +285,16 @@ class PostgresSessionView:
                     # The pool drops the broken connection when it comes back; the others of
                     # the same server are as dead: drop them too before trying again.
                     self._pool.check()
-                    safe = kind != "write" or not sent or repeatable
-                    if safe and reconnects < MAX_RECONNECTS:
+                    if not sent and stale <= self._pool.max_size:
+                        # A connection that died while idle in the pool: nothing was sent on
+                        # it, and each one found is one fewer (so this ends).
+                        stale += 1
+                        continue
+                    if (kind != "write" or repeatable) and reconnects < MAX_RECONNECTS:
                         reconnects += 1
                         log.warning("connection lost (%s); trying the %s again", exc, kind)
                         continue
-                    if kind == "write" and sent:
+                    if kind == "write":
                         raise StoreUnavailableError(
                             f"the connection broke during a write ({type(exc).__name__}): it "
                             "may or may not have committed; retry it (a create with an "
