@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lift_db.project import Project
+from lift_db.local.project import Project
 from tests.conftest import ROOT, free_port, run_lift_db
 
 

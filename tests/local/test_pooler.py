@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 
 from lift_db.local.pooler import LocalPooler
-from lift_db.project import Project
-from lift_db.server import SERVICE_USER, LocalServer, running_as_root
+from lift_db.local.project import Project
+from lift_db.local.server import SERVICE_USER, LocalServer, running_as_root
 from tests.conftest import run_lift_db
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import psycopg
 
+from lift_db.local.project import Project
 from lift_db.local.replica import LocalReplica
-from lift_db.project import Project
-from lift_db.server import LocalServer
+from lift_db.local.server import LocalServer
 from tests.conftest import free_port, run_lift_db
 
 

@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
+from lift_db.local.target import connect
 from lift_db.store import (
     InvalidInputError,
     NewSession,
@@ -45,7 +46,6 @@ from lift_db.store import (
 )
 from lift_db.store.models import EMBEDDING_DIMENSIONS
 from lift_db.store.sqlstate import map_error
-from lift_db.target import connect
 from tests.reliability import figures
 from tests.reliability.support import (
     EXPOSED_SCHEMAS,

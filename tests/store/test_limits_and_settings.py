@@ -10,14 +10,14 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from lift_db.project import find_project
+from lift_db.local.project import find_project
+from lift_db.local.target import connect, resolve_target
 from lift_db.store import (
     NewSession,
     PayloadTooLargeError,
     PostgresSessionStore,
     UndecodableValueError,
 )
-from lift_db.target import connect, resolve_target
 from tests.conftest import ROOT
 from tests.store.conftest import Backend, database_url
 

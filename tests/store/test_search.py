@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import pytest
 
+from lift_db.local.target import connect
 from lift_db.store import (
     EMBEDDING_DIMENSIONS,
     InvalidInputError,
@@ -23,7 +24,6 @@ from lift_db.store import (
     VersionConflictError,
 )
 from lift_db.store import models as store_models
-from lift_db.target import connect
 from tests.store.conftest import Backend, database_url
 
 IR = {"entities": [{"name": "Todo"}]}

@@ -15,8 +15,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from lift_db import hostfs
-from lift_db.server import SERVICE_USER, running_as_root
+from lift_db.local import hostfs
+from lift_db.local.server import SERVICE_USER, running_as_root
 
 
 def service_user() -> pwd.struct_passwd | None:

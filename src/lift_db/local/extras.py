@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from lift_db.local.pooler import LocalPooler, PoolerSettings
 from lift_db.local.replica import LocalReplica
-from lift_db.server import LocalServer
+from lift_db.local.server import LocalServer
 
 
 def start(

@@ -27,11 +27,10 @@ from typing import TextIO
 
 import psycopg
 
-from lift_db import hostfs
 from lift_db.errors import ConfigError, ServerError
-from lift_db.local import _service
-from lift_db.project import Project
-from lift_db.server import HOST, LOCAL_PASSWORD, SUPERUSER, LocalServer
+from lift_db.local import _service, hostfs
+from lift_db.local.project import Project
+from lift_db.local.server import HOST, LOCAL_PASSWORD, SUPERUSER, LocalServer
 
 DEFAULT_PORT = 54329
 DEFAULT_POOL_SIZE = 15

@@ -21,10 +21,10 @@ from typing import TextIO
 
 import psycopg
 
-from lift_db import hostfs
 from lift_db.errors import ServerError
-from lift_db.local import _service
-from lift_db.server import (
+from lift_db.local import _service, hostfs
+from lift_db.local.project import Project
+from lift_db.local.server import (
     HOST,
     LOCAL_PASSWORD,
     START_TIMEOUT_S,
@@ -77,8 +77,6 @@ class LocalReplica:
 
     def _as_server(self) -> LocalServer:
         """The standby seen as a server of its own (its pid file, its pg_ctl)."""
-        from lift_db.project import Project
-
         return LocalServer(Project(self.server.project.root, self.dir), self.server.install)
 
     def postmaster_pid(self) -> int | None:
