@@ -36,7 +36,8 @@ on table public.sessions to service_role;
 insert into private.column_limits (table_schema, table_name, column_name, max_bytes, max_depth)
 values ('public', 'sessions', 'idempotency_key', 200, null);
 
--- The trigger name sorts before sessions_check_limits: the caller's key is checked first.
-create trigger sessions_020_key_belongs_to_caller
+-- A guard (100-199 in docs/migrations.md); the name sorts before the older sessions_check_limits,
+-- so the caller's key is checked first.
+create trigger sessions_100_key_belongs_to_caller
 before insert on public.sessions
 for each row execute function private.require_caller_key('user_id:caller');

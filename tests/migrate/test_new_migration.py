@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -87,3 +88,14 @@ def test_the_command_prints_the_path(scratch_project: Project) -> None:
     created = list(scratch_project.migrations_dir.glob("*_add_comments_index.sql"))
     assert len(created) == 1
     assert result.stdout == f"created supabase/migrations/{created[0].name}\n"
+
+
+def test_the_header_and_the_verbs_are_the_ones_docs_migrations_md_gives() -> None:
+    doc = (ROOT / "docs" / "migrations.md").read_text()
+    # The timeout lines every file carries, and the section they point to, are in the doc.
+    lines = new_migration.header().split("\n\n", 1)[1]
+    assert "\n".join("  " + ln for ln in lines.strip().splitlines()) in doc
+    assert "\n## 3. Lock-safe DDL\n" in doc
+    # Every verb the hint accepts is one the doc lists, and the other way round.
+    naming = doc.split("The verbs `lift-db new` knows:", 1)[1].split(". The", 1)[0]
+    assert set(re.findall(r"`([a-z]+)`", naming)) == new_migration.VERBS

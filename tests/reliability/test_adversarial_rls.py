@@ -52,6 +52,7 @@ from lift_db.local.project import Project
 from lift_db.local.target import connect
 from lift_db.migrate import commands
 from lift_db.store import (
+    EMBEDDING_DIMENSIONS,
     NewSession,
     NotFoundError,
     PostgresSessionStore,
@@ -60,7 +61,6 @@ from lift_db.store import (
     SessionStore,
     StoreError,
 )
-from lift_db.store.models import EMBEDDING_DIMENSIONS
 from tests.conftest import ScratchFactory
 from tests.reliability import figures
 from tests.reliability.sql_attacker import SqlAttacker

@@ -26,8 +26,7 @@ from psycopg.types.json import Jsonb
 from lift_db.local.project import Project
 from lift_db.local.target import Target, connect
 from lift_db.migrate import commands
-from lift_db.store import PostgresSessionStore
-from lift_db.store.models import EMBEDDING_DIMENSIONS
+from lift_db.store import EMBEDDING_DIMENSIONS, PostgresSessionStore
 from lift_db.testing import _pgtap
 from tests.conftest import ROOT, ScratchFactory, free_port, run_lift_db
 from tests.reliability import figures

@@ -39,7 +39,7 @@ from lift_db.store import (
     VersionConflictError,
 )
 from lift_db.store.errors import ConflictError
-from lift_db.store.sqlstate import map_error
+from lift_db.store.postgres.sqlstate import map_error
 from tests.reliability import figures
 from tests.reliability.support import FUZZ_EXAMPLES, as_role, history_violations
 

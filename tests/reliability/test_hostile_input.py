@@ -34,6 +34,7 @@ from psycopg import sql
 
 from lift_db.local.target import connect
 from lift_db.store import (
+    EMBEDDING_DIMENSIONS,
     InvalidInputError,
     NewSession,
     NotFoundError,
@@ -44,8 +45,7 @@ from lift_db.store import (
     StoreError,
     VersionConflictError,
 )
-from lift_db.store.models import EMBEDDING_DIMENSIONS
-from lift_db.store.sqlstate import map_error
+from lift_db.store.postgres.sqlstate import map_error
 from tests.reliability import figures
 from tests.reliability.support import (
     EXPOSED_SCHEMAS,

@@ -34,7 +34,7 @@ def test_every_project_sql_file_runs_on_production(project: Project) -> None:
     assert [f.render(project.root) for f in found] == []
     names = {f.name for f in files}
     # Migrations, pgTAP files and the seed are all read.
-    assert {"20261126001200_sessions.sql", "000_setup_test_helpers.sql", "seed.sql"} <= names
+    assert {"20261126001200_sessions.sql", "000_setup_identity.sql", "seed.sql"} <= names
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,7 @@ import psycopg
 import pytest
 
 from lift_db.local.replica import LocalReplica
-from lift_db.store import NewSession, PostgresSessionStore
-from lift_db.store.models import EMBEDDING_DIMENSIONS
+from lift_db.store import EMBEDDING_DIMENSIONS, NewSession, PostgresSessionStore
 from tests.store.conftest import database_url
 
 WAIT_S = 1.0

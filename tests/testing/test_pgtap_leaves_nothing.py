@@ -1,8 +1,9 @@
 """A pgTAP run against a database (DATABASE_URL) leaves nothing that anon or authenticated can use.
 
-The helpers of 000_setup_test_helpers.sql include SECURITY DEFINER functions that create users,
-read sessions and share them, whoever calls them. They must not outlive the run: not after a
-complete run, not after an interrupted one, and not after pg_prove (`supabase test db`).
+The helpers of the setup files (000_setup_identity.sql and the next) include SECURITY DEFINER
+functions that create users, read sessions and share them, whoever calls them. They must not
+outlive the run: not after a complete run, not after an interrupted one, and not after pg_prove
+(`supabase test db`).
 """
 
 from __future__ import annotations
@@ -99,11 +100,11 @@ def test_a_leftover_from_an_interrupted_run_is_dropped(
         conn.execute("create extension pgtap with schema extensions")
     before = _usable(target)
     # A run killed outright after the helpers were installed leaves them behind...
-    helpers = sorted((ROOT / "supabase" / "tests").glob("*.sql"))[0]
-    assert _pgtap.run_file(helpers, target.url).passed
+    for helpers in sorted((ROOT / "supabase" / "tests").glob("*_setup_*.sql")):
+        assert _pgtap.run_file(helpers, target.url).passed
     assert _tests_schema(target)
     # ...and the next run, here one file only, drops them at its end.
-    run = _pytest(target, "supabase/tests/030_rls_users.sql")
+    run = _pytest(target, "supabase/tests/110_rls_users.sql")
     output, _ = run.communicate(timeout=600)
     assert run.returncode == 0, output
     assert not _tests_schema(target)
@@ -130,8 +131,8 @@ def test_helpers_are_not_callable_by_other_roles_while_a_run_lasts(
     scratch_db: ScratchFactory,
 ) -> None:
     target = _project_database(scratch_db)
-    helpers = sorted((ROOT / "supabase" / "tests").glob("*.sql"))[0]
-    assert _pgtap.run_file(helpers, target.url).passed
+    for helpers in sorted((ROOT / "supabase" / "tests").glob("*_setup_*.sql")):
+        assert _pgtap.run_file(helpers, target.url).passed
     with target.connect() as conn:
         conn.execute("create role lift_bystander nologin")
         try:
@@ -149,7 +150,9 @@ def test_helpers_are_not_callable_by_other_roles_while_a_run_lasts(
     assert usage == (False,)
 
 
-def test_the_helpers_file_sorts_first_and_the_teardown_last() -> None:
+def test_the_setup_files_sort_first_and_the_teardown_last() -> None:
     names = sorted(p.name for p in Path(ROOT / "supabase" / "tests").glob("*.sql"))
-    assert names[0] == "000_setup_test_helpers.sql"
+    setup = ["000_setup_identity.sql", "001_setup_fixtures.sql", "002_setup_catalog_guards.sql"]
+    assert names[: len(setup)] == setup
+    assert not [n for n in names[len(setup) :] if "_setup_" in n]
     assert names[-1] == "999_teardown_test_helpers.sql"

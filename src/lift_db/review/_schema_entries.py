@@ -18,7 +18,7 @@ from pathlib import Path
 from lift_db.review import _snapshot
 
 # What the test harness and the runner install in the local database and no migration owns:
-# pgTAP's helpers (`supabase/tests/000_setup_test_helpers.sql`) and the migration history.
+# pgTAP's helpers (`supabase/tests/00n_setup_*.sql`) and the migration history.
 HARNESS_SCHEMAS = frozenset(("tests", "supabase_migrations"))
 HARNESS_EXTENSIONS = frozenset(("pgtap",))
 DUMP_TIMEOUT_S = 300

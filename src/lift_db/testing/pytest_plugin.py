@@ -3,8 +3,9 @@
 pyproject.toml loads it (`-p lift_db.testing.pytest_plugin`); the project is pytest's root folder.
 
 The files are the same ones `supabase test db` runs; here each becomes one item that fails with
-pgTAP's own diagnostics. The first file (the helpers) runs before any other whenever the helpers
-are missing, even when a single file is selected, because the others depend on what it installs.
+pgTAP's own diagnostics. The setup files (`0nn_setup_<job>.sql`, the helpers) run before any
+other whenever the helpers are missing, even when a single file is selected, because the others
+depend on what they install.
 
 A run leaves nothing behind on the database it tested: the last file drops schema `tests`, and
 when the session ends (also when it fails or is interrupted) the plugin drops it again, and drops
@@ -33,8 +34,8 @@ def _tests_dir(root: Path) -> Path:
     return root / "supabase" / "tests"
 
 
-def _helpers(root: Path) -> Path:
-    return sorted(_tests_dir(root).glob("*.sql"))[0]
+def _setup_files(root: Path) -> list[Path]:
+    return sorted(_tests_dir(root).glob("*_setup_*.sql"))
 
 
 def run_pgtap_file(path: Path, url: str, root: Path) -> _pgtap.TapRun:
@@ -57,11 +58,12 @@ class PgTapItem(pytest.Item):
         url = self.config.stash[_URL_KEY]
         self.config.stash[_RAN_KEY] = True
         root = self.config.rootpath
-        helpers = _helpers(root)
-        if self.path != helpers and not _helpers_installed(url):
-            setup = run_pgtap_file(helpers, url, root)
-            if not setup.passed:
-                raise PgTapFailure(f"{helpers.name} (test helpers) failed:\n{setup.report()}")
+        before = [f for f in _setup_files(root) if f.name < self.path.name]
+        if before and not _helpers_installed(url):
+            for helpers in before:
+                setup = run_pgtap_file(helpers, url, root)
+                if not setup.passed:
+                    raise PgTapFailure(f"{helpers.name} (test helpers) failed:\n{setup.report()}")
         run = run_pgtap_file(self.path, url, root)
         if not run.passed:
             raise PgTapFailure(run.report())

@@ -3,7 +3,7 @@
 -- them all; then, inside this rolled-back transaction, deliberately bad objects prove that each
 -- guard does catch what it is meant to catch.
 begin;
-select plan(37);
+select plan(41);
 
 -- The schema as migrated.
 select ok(
@@ -46,6 +46,8 @@ select is_empty('select * from tests.anon_privileges()',
                 'anon holds no privilege on any table, view or function in an exposed schema');
 select is_empty('select * from tests.views_bypassing_rls()',
                 'no view in an exposed schema bypasses RLS');
+select is_empty('select * from tests.unordered_trigger_names()',
+                'every trigger name states its firing order, or predates the rule');
 
 -- A table as a careless migration would leave it: Supabase's default grants open it to anon.
 create table public.guard_probe_open (id integer primary key, owner_id uuid);
@@ -108,6 +110,39 @@ select ok(
   'guard_probe_open_insert on public.guard_probe_open'
     in (select policy from tests.always_true_write_policies()),
   'an insert policy that is always true is caught'
+);
+
+-- Trigger names: a name that says only what the trigger does is caught; one with its place in
+-- the firing order passes; so does a partition's clone, judged on its parent.
+create trigger guard_probe_touch
+  before update on public.guard_probe_open
+  for each row execute function private.touch_updated_at();
+create trigger guard_probe_open_5_touch
+  before update on public.guard_probe_open
+  for each row execute function private.touch_updated_at();
+create trigger guard_probe_open_900_touch_updated_at
+  before update on public.guard_probe_open
+  for each row execute function private.touch_updated_at();
+select set_eq(
+  $$select trigger, problem from tests.unordered_trigger_names() where trigger like '% on public.guard_probe_open'$$,
+  $$values ('guard_probe_touch on public.guard_probe_open',
+            'the name does not state the firing order: guard_probe_open_<nnn>_<what>'),
+           ('guard_probe_open_5_touch on public.guard_probe_open',
+            'the name does not state the firing order: guard_probe_open_<nnn>_<what>')$$,
+  'trigger names without a three-digit place after the table name are caught, by name'
+);
+create function private.guard_probe_on_signup() returns trigger
+language plpgsql set search_path = pg_catalog, pg_temp as $$ begin return new; end $$;
+create trigger on_guard_probe_signup
+  after insert on auth.users
+  for each row execute function private.guard_probe_on_signup();
+select ok(
+  'on_guard_probe_signup on auth.users' in (select trigger from tests.unordered_trigger_names()),
+  'a trigger the app attaches to a platform table is held to the rule too'
+);
+select ok(
+  not exists (select from tests.unordered_trigger_names() where trigger like '% on partitions.%'),
+  'the partitions'' clones of their parent''s triggers are judged on the parent'
 );
 
 -- Foreign keys: uncovered, covered by the wrong column order, then covered.

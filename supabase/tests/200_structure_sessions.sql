@@ -102,7 +102,7 @@ select table_privs_are('public', 'sessions', 'service_role',
 
 select triggers_are(
   'public', 'sessions',
-  array['sessions_020_key_belongs_to_caller', 'sessions_check_limits', 'sessions_guard_columns',
+  array['sessions_100_key_belongs_to_caller', 'sessions_check_limits', 'sessions_guard_columns',
         'sessions_guard_shared_edits', 'sessions_version_ir', 'sessions_record_history'],
   'sessions has the size caps, the column guards and the IR history triggers'
 );
@@ -115,7 +115,7 @@ select is(
   (select array_agg(t.tgname::text order by t.tgname collate "C") -- noqa: RF03
      from pg_catalog.pg_trigger as t
     where t.tgrelid = 'public.sessions'::regclass and not t.tgisinternal and t.tgtype & 2 = 2),
-  array['sessions_020_key_belongs_to_caller', 'sessions_check_limits', 'sessions_guard_columns',
+  array['sessions_100_key_belongs_to_caller', 'sessions_check_limits', 'sessions_guard_columns',
         'sessions_guard_shared_edits', 'sessions_version_ir'],
   'BEFORE triggers fire in name order: the caller''s key, the size caps, the column guards, '
   || 'then versioning'

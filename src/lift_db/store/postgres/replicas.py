@@ -11,7 +11,6 @@ to the process that wrote, or passes the position along (`write_position` / `rea
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -22,10 +21,10 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from lift_db.store import queries as q
+from lift_db.store._log import logger as log
+from lift_db.store.postgres import queries as q
 
 T = TypeVar("T")
-log = logging.getLogger("lift_db.store")
 
 DEFAULT_WAIT_S = 0.5
 POLL_S = 0.005
