@@ -86,10 +86,10 @@ CREATE UNIQUE INDEX sessions_user_id_idempotency_key_key ON public.sessions USIN
 CREATE INDEX sessions_user_id_status_created_at_idx ON public.sessions USING btree (user_id, status, created_at DESC);
 
 --
--- Name: sessions sessions_020_key_belongs_to_caller; Type: TRIGGER; Schema: public
+-- Name: sessions sessions_100_key_belongs_to_caller; Type: TRIGGER; Schema: public
 --
 
-CREATE TRIGGER sessions_020_key_belongs_to_caller BEFORE INSERT ON public.sessions FOR EACH ROW EXECUTE FUNCTION private.require_caller_key('user_id:caller');
+CREATE TRIGGER sessions_100_key_belongs_to_caller BEFORE INSERT ON public.sessions FOR EACH ROW EXECUTE FUNCTION private.require_caller_key('user_id:caller');
 
 --
 -- Name: sessions sessions_check_limits; Type: TRIGGER; Schema: public
