@@ -14,7 +14,13 @@ import psycopg
 import pytest
 
 from lift_db.local.replica import LocalReplica
-from lift_db.store import EMBEDDING_DIMENSIONS, NewSession, PostgresSessionStore
+from lift_db.store import (
+    EMBEDDING_DIMENSIONS,
+    NewSession,
+    PostgresSessionStore,
+    StoreError,
+    make_store,
+)
 from tests.store.conftest import database_url
 
 WAIT_S = 1.0
@@ -191,3 +197,20 @@ def test_with_the_replica_stopped_reads_go_to_the_primary_without_error(
         assert counts.primary_unreachable >= 15
     finally:
         standby.start(out=None)
+
+
+def test_make_store_takes_read_replicas_from_the_environment(standby: LocalReplica) -> None:
+    env = {
+        "DATABASE_URL": database_url(),
+        "DATABASE_READ_URLS": f" {standby.url()} ,",
+        "LIFT_DB_REPLICA_WAIT_MS": "250",
+    }
+    store = make_store(env)
+    try:
+        assert isinstance(store, PostgresSessionStore)
+        assert store.replicas is not None
+        assert store.replicas.wait == 0.25
+    finally:
+        store.close()
+    with pytest.raises(StoreError, match="LIFT_DB_REPLICA_WAIT_MS"):
+        make_store({**env, "LIFT_DB_REPLICA_WAIT_MS": "soon"})
