@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
+from lift_db.local._service import free_or_any_port
 from lift_db.local.platform_layer import ensure_platform_layer
 from lift_db.local.pooler import LocalPooler, PoolerSettings
 from lift_db.local.project import Project, find_project
@@ -100,7 +101,8 @@ def admin_url_of(port: int, dbname: str = "postgres") -> str:
 
 
 # The tests' own pooler and standby listen beside the server, at ports derived from its port
-# (never on another clone's, never on 54322): the pooler at +10, the standby at +20.
+# (never on another clone's, never on 54322): the pooler at +10, the standby at +20, or a port the
+# OS finds free when that one is taken (these ports lie in the range it hands out to clients).
 TEST_POOLER_OFFSET = 10
 
 
@@ -109,7 +111,11 @@ def pooler_url(local_server: LocalServer) -> Iterator[str]:
     """PgBouncer in transaction mode with few server connections; its URL."""
     pooler = LocalPooler(local_server, "test-pooler")
     settings = PoolerSettings(pool_mode="transaction", default_pool_size=4)
-    url = pooler.start(settings, port=local_server.port() + TEST_POOLER_OFFSET, out=None)
+    if pooler.is_running():  # left by an interrupted run: reuse its port
+        port = pooler.port() or local_server.port() + TEST_POOLER_OFFSET
+    else:
+        port = free_or_any_port(local_server.port() + TEST_POOLER_OFFSET)
+    url = pooler.start(settings, port=port, out=None)
     yield url
     pooler.stop()
 
@@ -119,6 +125,6 @@ def standby(local_server: LocalServer) -> Iterator[LocalReplica]:
     """A streaming standby of the local server, copied afresh for this test session."""
     replica = LocalReplica(local_server, "test-replica")
     replica.destroy()
-    replica.start(out=None)
+    replica.start(port=free_or_any_port(replica.default_port()), out=None)
     yield replica
     replica.destroy()

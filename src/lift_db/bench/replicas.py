@@ -25,6 +25,7 @@ from lift_db.bench.rls import Pick, sample
 from lift_db.bench.scale import Repeats
 from lift_db.bench.workers import run_workers
 from lift_db.errors import LiftDbError
+from lift_db.local._service import free_or_any_port
 from lift_db.local.project import find_project
 from lift_db.local.replica import LocalReplica
 from lift_db.store import PostgresSessionStore
@@ -83,7 +84,7 @@ def measure(db: BenchDatabase, repeats: Repeats, progress: Progress) -> list[Fig
     server = local_server(find_project())
     replica = LocalReplica(server, "bench-replica")
     replica.destroy()
-    replica.start(port=server.port() + BENCH_REPLICA_OFFSET, out=None)
+    replica.start(port=free_or_any_port(server.port() + BENCH_REPLICA_OFFSET), out=None)
     try:
         return _measure(db, repeats, progress, replica)
     finally:

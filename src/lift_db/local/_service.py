@@ -11,6 +11,7 @@ import json
 import os
 import pwd
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -84,3 +85,18 @@ def read_record(path: Path) -> dict[str, object]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def free_or_any_port(wanted: int, host: str = "127.0.0.1") -> int:
+    """`wanted` when nothing listens or is bound there, else a port the OS finds free (the
+    derived ports of the stack's extras lie in the range the OS also hands out to clients)."""
+    for port in (wanted, 0):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            chosen: int = sock.getsockname()[1]
+            return chosen
+    raise OSError(f"no free port on {host}")
