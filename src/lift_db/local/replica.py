@@ -146,8 +146,10 @@ class LocalReplica:
         _say(out, f"copying the server into a standby with pg_basebackup ({self.data_dir})")
         conninfo = (
             f"host={HOST} port={self.server.port()} user={SUPERUSER} "
-            f"password={LOCAL_PASSWORD} application_name=lift_db_replica"
+            "application_name=lift_db_replica"
         )
+        # The password travels in the environment, never on a command line others can read;
+        # --write-recovery-conf keeps it in primary_conninfo, inside the service user's folder.
         self.server._run(
             [
                 str(self.server.install.bin("pg_basebackup")),
@@ -157,7 +159,8 @@ class LocalReplica:
                 "--wal-method=stream",
                 "--write-recovery-conf",
                 "--no-sync",
-            ]
+            ],
+            extra_env={"PGPASSWORD": LOCAL_PASSWORD},
         )  # fmt: skip
 
     def _wait_streaming(self) -> None:
