@@ -159,11 +159,12 @@ def test_rls_holds_on_the_replica(
                     "select id::text from public.sessions where id = %s", (session.id,)
                 ).fetchall()
                 assert [r[0] for r in rows] == expected, who
-                events = conn.execute(
-                    "select count(*) from public.analytics_events where session_id = %s",
-                    (session.id,),
-                ).fetchone()
-                assert events == (len(expected),), who
+                for table in ("analytics_events", "session_history", "session_embeddings"):
+                    count = conn.execute(
+                        f"select count(*) from public.{table} where session_id = %s",  # noqa: S608
+                        (session.id,),
+                    ).fetchone()
+                    assert count == (len(expected),), (who, table)
         with conn.transaction(force_rollback=True):
             conn.execute("select set_config('role', 'service_role', true)")
             count = conn.execute(
