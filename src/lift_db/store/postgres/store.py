@@ -41,7 +41,6 @@ from lift_db.store.models import (
 )
 from lift_db.store.postgres import queries as q
 from lift_db.store.postgres._base import (
-    MAX_ATTEMPTS,
     SERVICE,
     BasePostgresStore,
     BasePostgresView,
@@ -50,9 +49,9 @@ from lift_db.store.postgres._base import (
     Statement,
     Steps,
     decode_json,
-    log_retry,
     log_statement,
 )
+from lift_db.store.postgres._reconnect import Tries, after_failure
 from lift_db.store.postgres.pool import PoolSettings
 from lift_db.store.postgres.replicas import (
     DEFAULT_WAIT_S,
@@ -61,12 +60,10 @@ from lift_db.store.postgres.replicas import (
     format_lsn,
     parse_lsn,
 )
-from lift_db.store.postgres.sqlstate import is_disconnect, is_retryable, map_error
+from lift_db.store.postgres.sqlstate import is_disconnect, map_error
 from lift_db.store.tokens import TokenVerifier
 
 T = TypeVar("T")
-# A read, or a repeatable write, whose connection broke during the call is sent again this often.
-MAX_RECONNECTS = 1
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
@@ -225,41 +222,24 @@ class PostgresSessionView(BasePostgresView):
                 pass
             except psycopg.Error as exc:
                 raise map_error(exc, op.session_id) from exc
-        attempt = reconnects = stale = 0
+        tries = Tries()
         while True:
-            attempt += 1
-            sent: list[bool] = []
+            tries.attempt += 1
+            answered: list[bool] = []
             try:
                 with self._pool.connection() as conn:
-                    result = self._on(conn, op, sent)
+                    result = self._on(conn, op, answered)
                     if op.writes and self._replicas is not None:
                         self._note_write(conn)
                     return result
             except psycopg.Error as exc:
-                if is_retryable(exc) and attempt < MAX_ATTEMPTS:
-                    log_retry(op.name, exc.sqlstate, attempt)
-                    continue
-                if not is_disconnect(exc):
-                    raise map_error(exc, op.session_id) from exc
-                # The pool drops the broken connection when it comes back; those idle in it
-                # died with the same server: drop them too before going on.
-                self._pool.check()
-                if not sent and stale <= self._pool.max_size:
-                    stale += 1  # each one found is one fewer, so this ends
-                    continue
-                if (not op.writes or op.repeatable) and reconnects < MAX_RECONNECTS:
-                    reconnects += 1
-                    logger.warning("%s: connection lost (%s); sent again", op.name, exc)
-                    continue
-                if op.writes:
-                    logger.warning("%s: connection lost mid-write (%s)", op.name, exc)
-                    raise StoreUnavailableError(
-                        f"the connection broke during {op.name} ({type(exc).__name__}): it may "
-                        "or may not have committed; retry it (a create with an idempotency key "
-                        "is safe to retry)",
-                        may_have_committed=True,
-                    ) from exc
-                raise map_error(exc, op.session_id) from exc
+                if is_disconnect(exc):
+                    # The pool drops the broken connection when it comes back; those idle in it
+                    # died with the same server: drop them too before going on.
+                    self._pool.check()
+                error = after_failure(op, exc, tries, bool(answered), self._pool.max_size)
+                if error is not None:
+                    raise error from exc
             except PoolTimeout as exc:
                 logger.warning("store pool exhausted: %s waited %s", op.name, exc)
                 raise StoreUnavailableError(f"no database connection available: {exc}") from exc
