@@ -16,7 +16,7 @@ SCALE ?= 1
 SWEEP ?= 0.1,0.3,1
 BENCH_EXTRA := $(VENV)/.bench-extra
 
-.PHONY: help venv pgtap cli db start stop status reset migrate lint lock snapshot test fuzz bench \
+.PHONY: help venv pgtap pgbouncer cli db start stop status reset migrate lint lock snapshot test fuzz bench \
 	bench-sweep bench-quick compat-list clean
 
 help:
@@ -82,8 +82,15 @@ snapshot: venv
 	$(LOCAL) $(LIFT_DB) start
 	$(LIFT_DB) snapshot
 
-test: lint db cli
+test: lint db cli pgbouncer
 	$(BIN)/pytest
+
+# Debian's PgBouncer, which the store's pooler tests run (as the unprivileged lift-db user):
+# installed with apt-get when it is missing and we are root, as .ci/run does.
+pgbouncer:
+	@command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || \
+	  { [ "$$(id -u)" = 0 ] && apt-get install -y -qq --no-install-recommends pgbouncer; } || \
+	  { echo "PgBouncer is missing: apt-get install -y pgbouncer"; exit 1; }
 
 # The reliability suite at length; `make test` runs it with small defaults (docs/reliability.md).
 FUZZ_EXAMPLES ?= 1000

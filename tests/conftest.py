@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
+from lift_db.local._service import free_or_any_port
 from lift_db.local.platform_layer import ensure_platform_layer
+from lift_db.local.pooler import LocalPooler, PoolerSettings
 from lift_db.local.project import Project, find_project
+from lift_db.local.replica import LocalReplica
 from lift_db.local.server import LOCAL_PASSWORD, SUPERUSER, LocalServer
 from lift_db.local.target import Target, connect
 
@@ -95,3 +98,33 @@ def run_lift_db(
 
 def admin_url_of(port: int, dbname: str = "postgres") -> str:
     return f"postgresql://{SUPERUSER}:{LOCAL_PASSWORD}@127.0.0.1:{port}/{dbname}"
+
+
+# The tests' own pooler and standby listen beside the server, at ports derived from its port
+# (never on another clone's, never on 54322): the pooler at +10, the standby at +20, or a port the
+# OS finds free when that one is taken (these ports lie in the range it hands out to clients).
+TEST_POOLER_OFFSET = 10
+
+
+@pytest.fixture(scope="session")
+def pooler_url(local_server: LocalServer) -> Iterator[str]:
+    """PgBouncer in transaction mode with few server connections; its URL."""
+    pooler = LocalPooler(local_server, "test-pooler")
+    settings = PoolerSettings(pool_mode="transaction", default_pool_size=4)
+    if pooler.is_running():  # left by an interrupted run: reuse its port
+        port = pooler.port() or local_server.port() + TEST_POOLER_OFFSET
+    else:
+        port = free_or_any_port(local_server.port() + TEST_POOLER_OFFSET)
+    url = pooler.start(settings, port=port, out=None)
+    yield url
+    pooler.stop()
+
+
+@pytest.fixture(scope="session")
+def standby(local_server: LocalServer) -> Iterator[LocalReplica]:
+    """A streaming standby of the local server, copied afresh for this test session."""
+    replica = LocalReplica(local_server, "test-replica")
+    replica.destroy()
+    replica.start(port=free_or_any_port(replica.default_port()), out=None)
+    yield replica
+    replica.destroy()

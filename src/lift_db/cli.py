@@ -70,6 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=_port(os.environ["LIFT_DB_PORT"]) if os.environ.get("LIFT_DB_PORT") else None,
         help="TCP port on 127.0.0.1 (default: $LIFT_DB_PORT, else [db] port of config.toml)",
     )
+    start.add_argument(
+        "--replica",
+        action="store_true",
+        help="also start a streaming standby of the server (pg_basebackup), a read replica",
+    )
+    start.add_argument(
+        "--replica-port", type=_port, help="the standby's port (default: the server's port + 20)"
+    )
+    start.add_argument(
+        "--pooler-port",
+        type=_port,
+        help="start PgBouncer on this port even if [db.pooler] is disabled (default: [db.pooler] "
+        "port when enabled)",
+    )
     sub.add_parser("stop", help="stop the local server")
     sub.add_parser("status", help="is the server up, where, and how many migrations applied")
     sub.add_parser("migrate", help="apply pending migrations")
@@ -203,6 +217,7 @@ def _require_local_extra() -> None:
 def _dispatch(args: argparse.Namespace) -> int:
     # Imported here, after main() checked the `local` extra they need.
     from lift_db.backup import dump, restore
+    from lift_db.local import sidecars
     from lift_db.local.project import find_project
     from lift_db.local.server import LocalServer
     from lift_db.local.target import Target, resolve_target
@@ -248,6 +263,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
         server = LocalServer.for_project(project)
         if command == "stop":
+            sidecars.stop(server, _report)
             print(
                 "stopped the local server" if server.stop() else "the local server is not running"
             )
@@ -255,6 +271,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         url = server.start(port=args.port)
         commands.prepare(Target(url=url, admin_url=server.admin_url(), local=server), _report)
         print(f"local server ready: {url}")
+        sidecars.start(
+            server,
+            pooler_port=args.pooler_port,
+            replica=args.replica or args.replica_port is not None,
+            replica_port=args.replica_port,
+        )
         return 0
     target = resolve_target(project, args.db_url)
     if args.install_platform:
@@ -313,6 +335,7 @@ def _token(project: Project, target: Target, user: str, role: str, expires_in: i
 
 
 def _status(project: Project, target: Target) -> int:
+    from lift_db.local import sidecars
     from lift_db.local.keys import LocalKeys
     from lift_db.migrate import runner
 
@@ -323,6 +346,8 @@ def _status(project: Project, target: Target) -> int:
             print(f"local server: not running (data: {server.data_dir})")
             return EXIT_NOT_RUNNING
         print(f"local server: running, pid {pid}, data {server.data_dir}")
+        for line in sidecars.status(server):
+            print(line)
     with target.connect() as conn:
         row = conn.execute("show server_version").fetchone()
         version = row[0] if row else "?"

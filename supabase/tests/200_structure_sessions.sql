@@ -6,7 +6,7 @@ select has_table('public', 'sessions', 'public.sessions exists');
 select columns_are(
   'public', 'sessions',
   array['id', 'user_id', 'prompt', 'status', 'ir_version', 'current_ir', 'metadata', 'created_at',
-        'updated_at'],
+        'updated_at', 'idempotency_key'],
   'public.sessions has exactly the session columns'
 );
 select col_type_is('public', 'sessions', 'id', 'uuid', 'sessions.id is a uuid');
@@ -51,7 +51,7 @@ select bag_eq(
 select indexes_are(
   'public', 'sessions',
   array['sessions_pkey', 'sessions_user_id_status_created_at_idx', 'sessions_user_id_created_at_idx',
-        'sessions_status_idx', 'sessions_created_at_idx'],
+        'sessions_status_idx', 'sessions_created_at_idx', 'sessions_user_id_idempotency_key_key'],
   'public.sessions has its key, policy and listing indexes'
 );
 select has_index('public', 'sessions', 'sessions_user_id_status_created_at_idx',
@@ -102,8 +102,8 @@ select table_privs_are('public', 'sessions', 'service_role',
 
 select triggers_are(
   'public', 'sessions',
-  array['sessions_check_limits', 'sessions_guard_columns', 'sessions_guard_shared_edits',
-        'sessions_version_ir', 'sessions_record_history'],
+  array['sessions_100_key_belongs_to_caller', 'sessions_check_limits', 'sessions_guard_columns',
+        'sessions_guard_shared_edits', 'sessions_version_ir', 'sessions_record_history'],
   'sessions has the size caps, the column guards and the IR history triggers'
 );
 select trigger_is('public', 'sessions', 'sessions_guard_columns', 'private', 'guard_session_columns',
@@ -115,9 +115,10 @@ select is(
   (select array_agg(t.tgname::text order by t.tgname collate "C") -- noqa: RF03
      from pg_catalog.pg_trigger as t
     where t.tgrelid = 'public.sessions'::regclass and not t.tgisinternal and t.tgtype & 2 = 2),
-  array['sessions_check_limits', 'sessions_guard_columns', 'sessions_guard_shared_edits',
-        'sessions_version_ir'],
-  'BEFORE triggers fire in name order: the size caps, the column guards, then versioning'
+  array['sessions_100_key_belongs_to_caller', 'sessions_check_limits', 'sessions_guard_columns',
+        'sessions_guard_shared_edits', 'sessions_version_ir'],
+  'BEFORE triggers fire in name order: the caller''s key, the size caps, the column guards, '
+  || 'then versioning'
 );
 
 select * from finish();

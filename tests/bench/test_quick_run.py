@@ -25,7 +25,15 @@ from lift_db.local.target import connect
 from tests.conftest import ROOT
 
 DB = "lift_bench_ci"
-EXPECTED = {"rls": 4, "naive": 4, "vector": 6, "analytics": 3, "store": 2, "contention": 2}
+EXPECTED = {
+    "rls": 4,
+    "naive": 4,
+    "vector": 6,
+    "analytics": 3,
+    "store": 2,
+    "contention": 2,
+    "replica": 3,
+}
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:

@@ -93,6 +93,24 @@ def async_factory(event_loop_thread: EventLoopThread) -> Iterator[AsyncPostgresS
     event_loop_thread.run(store.close())
 
 
+@pytest.fixture(scope="session")
+def pooled_factory(pooler_url: str) -> Iterator[PostgresSessionStore]:
+    """The store through PgBouncer in transaction mode, as an app reaches Supabase's pooler."""
+    store = PostgresSessionStore(pooler_url, max_size=10)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def async_pooled_factory(
+    pooler_url: str, event_loop_thread: EventLoopThread
+) -> Iterator[AsyncPostgresSessionStore]:
+    """The async store through PgBouncer in transaction mode."""
+    store = event_loop_thread.run(AsyncPostgresSessionStore.connect(pooler_url, max_size=10))
+    yield store
+    event_loop_thread.run(store.close())
+
+
 @pytest.fixture
 def auth_users() -> Iterator[Callable[[], uuid.UUID]]:
     """Creates auth users (their profiles follow by trigger); deleted again afterwards."""
@@ -116,17 +134,20 @@ def auth_users() -> Iterator[Callable[[], uuid.UUID]]:
             conn.execute("delete from auth.users where id = any(%s)", (created,))
 
 
-@pytest.fixture(params=["memory", "postgres", "async"])
+@pytest.fixture(params=["memory", "postgres", "async", "pooler", "async-pooler"])
 def backend(
     request: pytest.FixtureRequest, auth_users: Callable[[], uuid.UUID]
 ) -> Iterator[Backend]:
     if request.param == "memory":
         memory = InMemorySessionStore()
         yield Backend("memory", memory, memory.add_user)
+    elif request.param == "pooler":
+        yield Backend("pooler", request.getfixturevalue("pooled_factory"), auth_users)
     elif request.param == "postgres":
         yield Backend("postgres", request.getfixturevalue("pg_factory"), auth_users)
     else:
+        name = "async_factory" if request.param == "async" else "async_pooled_factory"
         blocking = Blocking(
-            request.getfixturevalue("async_factory"), request.getfixturevalue("event_loop_thread")
+            request.getfixturevalue(name), request.getfixturevalue("event_loop_thread")
         )
-        yield Backend("async", cast(SessionStoreFactory, blocking), auth_users)
+        yield Backend(request.param, cast(SessionStoreFactory, blocking), auth_users)

@@ -15,6 +15,7 @@ SECTIONS: dict[str, str] = {
     "analytics": "4. Analytics: partitioned against unpartitioned",
     "store": "5. Python store against raw psycopg",
     "contention": "6. Contention: 8 writers on one session",
+    "replica": "7. Read replica against the primary alone",
 }
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from lift_db.bench import analytics, contention, database, datagen, rls, store_ops, vectors
+from lift_db.bench import (
+    analytics,
+    contention,
+    database,
+    datagen,
+    replicas,
+    rls,
+    store_ops,
+    vectors,
+)
 from lift_db.bench.database import BenchDatabase
 from lift_db.bench.measure import clock
 from lift_db.bench.progress import Progress
@@ -22,6 +31,7 @@ MEASURES: dict[str, Section] = {
     "analytics": analytics.measure,
     "store": store_ops.measure_store,
     "contention": contention.measure_contention,
+    "replica": replicas.measure,
 }
 
 

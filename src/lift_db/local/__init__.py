@@ -8,5 +8,8 @@ Public modules:
 - `platform_layer`: Supabase's roles, schemas and `auth` functions (`sql/platform.sql`);
 - `target`: which database a command acts on (local server, `--db-url`, `DATABASE_URL`);
 - `keys`: the local JWT secret, API keys and test tokens (`lift-db token`);
-- `hostfs`: writing files safely on a machine shared with other users.
+- `hostfs`: writing files safely on a machine shared with other users;
+- `pooler`: PgBouncer in transaction mode in front of the server (`[db.pooler]`);
+- `replica`: a streaming standby of the server (`lift-db start --replica`);
+- `sidecars`: starting, stopping and reporting those two with the server.
 """

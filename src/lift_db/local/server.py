@@ -284,14 +284,18 @@ class LocalServer:
         return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
 
     def _run(
-        self, argv: list[str], check: bool = True, stdout: int | None = None
+        self,
+        argv: list[str],
+        check: bool = True,
+        stdout: int | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         uid = gid = None
         groups: list[int] | None = None
         if running_as_root():
             user = pwd.getpwnam(SERVICE_USER)
             uid, gid, groups = user.pw_uid, user.pw_gid, []
-        env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
+        env = {**os.environ, "LC_ALL": "C", "TZ": "UTC", **(extra_env or {})}
         result = subprocess.run(
             argv,
             cwd=self.state_dir,

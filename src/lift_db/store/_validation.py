@@ -24,6 +24,7 @@ SHARE_ROLES: tuple[str, ...] = get_args(ShareRole)
 MAX_INT4 = 2**31 - 1
 MAX_PROMPT_CHARS = 20_000
 MAX_DESCRIPTION_CHARS = 1_000
+MAX_IDEMPOTENCY_KEY_BYTES = 200  # private.column_limits of sessions.idempotency_key
 # The database declares it once, as the type of public.session_embeddings.embedding; a test checks
 # that this copy agrees.
 EMBEDDING_DIMENSIONS = 1536
@@ -49,6 +50,21 @@ def validate_new_session(new: NewSession) -> None:
     if new.user_id is not None:
         parse_uuid(new.user_id, "user id")
     validate_description(new.change_description)
+    validate_idempotency_key(new.idempotency_key)
+
+
+def validate_idempotency_key(key: object) -> str | None:
+    """1 to 200 bytes of text (the database's cap on sessions.idempotency_key)."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key:
+        raise InvalidInputError("an idempotency key must be non-empty text")
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_IDEMPOTENCY_KEY_BYTES:
+        raise InvalidInputError(
+            f"an idempotency key is at most {MAX_IDEMPOTENCY_KEY_BYTES} bytes (UTF-8)"
+        )
+    _check_text("idempotency key", key)
+    return key
 
 
 def parse_uuid(value: object, what: str = "session id") -> UUID:

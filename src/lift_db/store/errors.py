@@ -79,9 +79,18 @@ class VersionConflictError(ConflictError):
 
 
 class StoreUnavailableError(StoreError):
-    """The database cannot be reached, refused the connection, or went away mid-call."""
+    """The database cannot be reached, refused the connection, or went away mid-call.
+
+    Always retryable: the call may be made again once the database is back. When
+    `may_have_committed` is true a write was under way when the connection broke: it committed
+    exactly once or not at all, and only the database can tell which (retry a create with its
+    idempotency key; re-read before repeating another write)."""
 
     retryable = True
+
+    def __init__(self, message: str, *, may_have_committed: bool = False) -> None:
+        super().__init__(message)
+        self.may_have_committed = may_have_committed
 
 
 class StatementTimeoutError(StoreError):

@@ -6,7 +6,9 @@ The pool takes its settings from `LIFT_DB_POOL_*` (see lift_db.store.postgres.po
 the user of an access token (`for_token`), the store needs the project's JWT secret
 (`SUPABASE_JWT_SECRET`, for HS256 tokens) and/or its signing keys (`SUPABASE_JWKS`: the JWKS URL
 `https://<project>.supabase.co/auth/v1/.well-known/jwks.json`, or a JSON file), or the same as
-arguments.
+arguments. `DATABASE_READ_URLS` (comma-separated) names read replicas that lists, search,
+history and events may be served by, and `LIFT_DB_REPLICA_WAIT_MS` (default 500) how long a read
+waits for a replica to replay the user's own last write before it goes to the primary.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from lift_db.store.tokens import TokenVerifier
 _FALSE = {"0", "false", "no", "off"}
 JWT_SECRET_ENV = "SUPABASE_JWT_SECRET"  # noqa: S105 (the variable's name, not a secret)
 JWKS_ENV = "SUPABASE_JWKS"
+READ_URLS_ENV = "DATABASE_READ_URLS"
+REPLICA_WAIT_ENV = "LIFT_DB_REPLICA_WAIT_MS"
 Jwks = Mapping[str, Any] | str | Path
 
 
@@ -43,7 +47,11 @@ def make_store(
         logger.warning("USE_SUPABASE is off: sessions are kept in memory and lost on exit")
         return InMemorySessionStore(verifier=verifier)
     return PostgresSessionStore(
-        database_url(env), settings=settings or PoolSettings.from_env(env), verifier=verifier
+        database_url(env),
+        settings=settings or PoolSettings.from_env(env),
+        verifier=verifier,
+        read_urls=read_urls(env),
+        replica_wait=replica_wait_ms(env) / 1000.0,
     )
 
 
@@ -65,6 +73,21 @@ async def make_async_store(
     return await AsyncPostgresSessionStore.connect(
         database_url(env), settings=settings or PoolSettings.from_env(env), verifier=verifier
     )
+
+
+def read_urls(env: Mapping[str, str]) -> list[str]:
+    return [u.strip() for u in env.get(READ_URLS_ENV, "").split(",") if u.strip()]
+
+
+def replica_wait_ms(env: Mapping[str, str]) -> float:
+    raw = env.get(REPLICA_WAIT_ENV, "").strip() or "500"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise StoreError(f"{REPLICA_WAIT_ENV}={raw!r} must be a number of milliseconds, 0 or more")
+    return value
 
 
 def use_database(env: Mapping[str, str]) -> bool:

@@ -71,6 +71,8 @@ class _Embedding:
 class _Data:
     lock: threading.RLock = field(default_factory=threading.RLock)
     sessions: dict[UUID, PromptSession] = field(default_factory=dict)
+    # (owner, idempotency key) -> the session its first create made
+    create_keys: dict[tuple[UUID, str], UUID] = field(default_factory=dict)
     history: dict[UUID, list[HistoryEntry]] = field(default_factory=dict)
     embeddings: dict[UUID, _Embedding] = field(default_factory=dict)
     users: set[UUID] = field(default_factory=set)
@@ -168,6 +170,10 @@ class _MemoryView(ViewChecks):
         owner = self._check_create(new)
         now = datetime.now(UTC)
         with self._guard():
+            key = None if new.idempotency_key is None else (owner, new.idempotency_key)
+            earlier = None if key is None else self._data.create_keys.get(key)
+            if earlier is not None and earlier in self._data.sessions:
+                return copy.deepcopy(self._data.sessions[earlier])
             sid = new.id or uuid4()
             if sid in self._data.sessions:
                 raise InvalidInputError(f"session {sid} already exists")
@@ -186,6 +192,8 @@ class _MemoryView(ViewChecks):
             if new.current_ir is not None:
                 session = self._write_version(session, new.current_ir, new.change_description, now)
             self._data.sessions[sid] = session
+            if key is not None:
+                self._data.create_keys[key] = sid
             return copy.deepcopy(session)
 
     def get(self, session_id: UUID | str) -> PromptSession | None:

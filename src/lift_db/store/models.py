@@ -28,6 +28,9 @@ class NewSession:
     # Owner: the acting user by default; only the service store creates for someone else.
     user_id: UUID | None = None
     change_description: str | None = None  # recorded with version 1 when current_ir is given
+    # Names this create: another create of the same owner with the same key (a retry after a
+    # lost answer) returns the session the first one made instead of making a second.
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

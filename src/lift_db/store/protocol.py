@@ -38,7 +38,9 @@ class SessionStore(Protocol):
         """Store a new session; with `current_ir` it starts at IR version 1.
 
         The database assigns its id (read it from the result); only service mode may set
-        `NewSession.id` (`InvalidInputError` otherwise).
+        `NewSession.id` (`InvalidInputError` otherwise). With `NewSession.idempotency_key`, a
+        create of the same owner with the same key returns the session the first one made (as it
+        is now), so a create whose answer was lost can be retried safely.
         """
         ...
 

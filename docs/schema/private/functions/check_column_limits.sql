@@ -66,6 +66,15 @@ begin
                   hint = 'flatten the value; the limits are in private.column_limits';
         end if;
       end if;
+      if tg_op = 'INSERT' or new.idempotency_key is distinct from old.idempotency_key then
+        size := pg_catalog.octet_length(new.idempotency_key::pg_catalog.text);
+        if size > 200 then
+          raise exception 'public.sessions.idempotency_key is % bytes, over its limit of 200 bytes', size
+            using errcode = '54000',
+                  detail = pg_catalog.format('column=public.sessions.idempotency_key size=%s limit=200', size),
+                  hint = 'write a smaller value; the limits are in private.column_limits';
+        end if;
+      end if;
       return new;
     end if;
     if t = 'analytics_events' and s = 'public' then

@@ -15,6 +15,7 @@ CREATE TABLE public.sessions (
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    idempotency_key text,
     CONSTRAINT sessions_current_ir_object CHECK (((current_ir IS NULL) OR (jsonb_typeof(current_ir) = 'object'::text))),
     CONSTRAINT sessions_ir_version_not_negative CHECK ((ir_version >= 0)),
     CONSTRAINT sessions_metadata_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
@@ -42,6 +43,12 @@ COMMENT ON COLUMN public.sessions.ir_version IS 'Number of IR versions written (
 COMMENT ON COLUMN public.sessions.metadata IS 'JSON object with the session''s typed holes and assists.';
 
 --
+-- Name: COLUMN sessions.idempotency_key; Type: COMMENT; Schema: public
+--
+
+COMMENT ON COLUMN public.sessions.idempotency_key IS 'Chosen by the client at creation so that a retried create returns the first session; unique per user, never updated.';
+
+--
 -- Name: sessions sessions_pkey; Type: CONSTRAINT; Schema: public
 --
 
@@ -67,10 +74,22 @@ CREATE INDEX sessions_status_idx ON public.sessions USING btree (status);
 CREATE INDEX sessions_user_id_created_at_idx ON public.sessions USING btree (user_id, created_at DESC);
 
 --
+-- Name: sessions_user_id_idempotency_key_key; Type: INDEX; Schema: public
+--
+
+CREATE UNIQUE INDEX sessions_user_id_idempotency_key_key ON public.sessions USING btree (user_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
+--
 -- Name: sessions_user_id_status_created_at_idx; Type: INDEX; Schema: public
 --
 
 CREATE INDEX sessions_user_id_status_created_at_idx ON public.sessions USING btree (user_id, status, created_at DESC);
+
+--
+-- Name: sessions sessions_100_key_belongs_to_caller; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER sessions_100_key_belongs_to_caller BEFORE INSERT ON public.sessions FOR EACH ROW EXECUTE FUNCTION private.require_caller_key('user_id:caller');
 
 --
 -- Name: sessions sessions_check_limits; Type: TRIGGER; Schema: public
@@ -175,3 +194,10 @@ GRANT INSERT(current_ir),UPDATE(current_ir) ON TABLE public.sessions TO authenti
 --
 
 GRANT INSERT(metadata),UPDATE(metadata) ON TABLE public.sessions TO authenticated;
+
+--
+-- Name: COLUMN sessions.idempotency_key; Type: ACL; Schema: public
+--
+
+GRANT SELECT(idempotency_key),INSERT(idempotency_key) ON TABLE public.sessions TO authenticated;
+GRANT SELECT(idempotency_key),INSERT(idempotency_key),UPDATE(idempotency_key) ON TABLE public.sessions TO service_role;

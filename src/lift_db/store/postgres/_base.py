@@ -100,6 +100,12 @@ class Operation(Generic[T]):
     session_id: UUID | None = None  # named by a VersionConflictError
     # False: the call only reads (a replica that has replayed the caller's writes may serve it).
     writes: bool = False
+    # A read that may be slightly stale (lists, search, history, events): a read replica that
+    # has replayed the caller's own writes may serve it.
+    replica_ok: bool = False
+    # A write that may be sent again after its connection broke mid-way: it takes effect once
+    # (a create with an idempotency key).
+    repeatable: bool = False
 
 
 def execute(sql: LiteralString, params: Params = None) -> Statement:
@@ -199,16 +205,26 @@ class BasePostgresView(ViewChecks):
             Jsonb({"holes": new.holes, "assists": new.assists}),
         )
 
+        key = new.idempotency_key
+
         def steps() -> Steps[PromptSession]:
             if new.change_description is not None:
                 yield execute(q.SET_CHANGE_DESCRIPTION, (new.change_description,))
-            if new.id is None:
+            if key is not None:
+                if new.id is None:
+                    row = yield one(q.CREATE_SESSION_ONCE, (*fields, key))
+                else:
+                    row = yield one(q.CREATE_SESSION_WITH_ID_ONCE, (new.id, *fields, key))
+                if row is None:  # made before (this is a retry): the first session, as it is
+                    row = yield one(q.FIND_BY_IDEMPOTENCY_KEY, (new.user_id, key))
+            elif new.id is None:
                 row = yield one(q.CREATE_SESSION, fields)
             else:
                 row = yield one(q.CREATE_SESSION_WITH_ID, (new.id, *fields))
             return session_from_row(_written(row))
 
-        return Operation("create", steps, new.id, writes=True)
+        # With a key, a create whose connection broke is sent again: the key makes it once.
+        return Operation("create", steps, new.id, writes=True, repeatable=key is not None)
 
     def _get(self, session_id: UUID | str) -> Operation[PromptSession | None]:
         sid = self._check_id(session_id)
@@ -261,7 +277,8 @@ class BasePostgresView(ViewChecks):
             rows = yield every(q.LIST_SESSIONS, params)
             return [session_from_row(r) for r in rows]
 
-        return Operation("list_active" if status == "active" else "list_all", steps)
+        name = "list_active" if status == "active" else "list_all"
+        return Operation(name, steps, replica_ok=True)
 
     def _delete(self, session_id: UUID | str) -> Operation[None]:
         sid = self._check_id(session_id)
@@ -284,7 +301,7 @@ class BasePostgresView(ViewChecks):
             rows = yield every(q.HISTORY, (sid,))
             return [history_from_row(r) for r in rows]
 
-        return Operation("history", steps, sid)
+        return Operation("history", steps, sid, replica_ok=True)
 
     def _rollback(
         self,
@@ -337,7 +354,7 @@ class BasePostgresView(ViewChecks):
             rows = yield every(q.SEARCH_SIMILAR, params)
             return [similar_from_row(r) for r in rows]
 
-        return Operation("search_similar", steps)
+        return Operation("search_similar", steps, replica_ok=True)
 
     def _share(
         self, session_id: UUID | str, user_id: UUID | str, role: ShareRole
@@ -381,7 +398,7 @@ class BasePostgresView(ViewChecks):
             rows = yield every(q.LIST_SHARED_WITH_ME, params)
             return [session_from_row(r) for r in rows]
 
-        return Operation("list_shared_with_me", steps)
+        return Operation("list_shared_with_me", steps, replica_ok=True)
 
     def _record_event(
         self,
@@ -410,7 +427,7 @@ class BasePostgresView(ViewChecks):
             rows = yield every(q.LIST_EVENTS, params)
             return [event_from_row(r) for r in rows]
 
-        return Operation("events", steps)
+        return Operation("events", steps, replica_ok=True)
 
 
 def _written(row: Row | None) -> Row:

@@ -39,7 +39,6 @@ from lift_db.store.models import (
     SimilarSession,
 )
 from lift_db.store.postgres._base import (
-    MAX_ATTEMPTS,
     SERVICE,
     BasePostgresStore,
     BasePostgresView,
@@ -47,12 +46,13 @@ from lift_db.store.postgres._base import (
     RoleSettingsCache,
     Statement,
     Steps,
-    collided,
     decode_json,
     log_statement,
     pool_exhausted,
 )
+from lift_db.store.postgres._reconnect import Tries, after_failure
 from lift_db.store.postgres.pool import PoolSettings
+from lift_db.store.postgres.sqlstate import is_disconnect
 from lift_db.store.tokens import TokenVerifier
 
 T = TypeVar("T")
@@ -173,27 +173,39 @@ class AsyncPostgresSessionView(BasePostgresView):
         self._slow_seconds = slow_seconds
 
     async def _run(self, op: Operation[T]) -> T:
-        """Run `op` in one transaction as this view's role, again if it collided (no writes)."""
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        """Run `op` in one transaction as this view's role, with the sync store's rules for
+        collisions and lost connections (lift_db.store.postgres._reconnect)."""
+        tries = Tries()
+        while True:
+            tries.attempt += 1
+            answered: list[bool] = []
             try:
                 # getconn/putconn rather than pool.connection(), as the sync store does.
                 conn = await self._pool.getconn()
                 try:
                     async with conn.transaction(), conn.cursor() as cur:
-                        return await self._drive(cur, op.name, self._transaction(op))
+                        steps = self._transaction(op)
+                        answer = await self._execute(cur, op.name, next(steps))
+                        answered.append(True)
+                        return await self._drive(cur, op.name, steps, answer)
                 finally:
                     await self._pool.putconn(conn)
             except psycopg.Error as exc:
-                error = collided(op, exc, attempt)
+                if is_disconnect(exc):
+                    # Those idle in the pool died with the same server: drop them too.
+                    await self._pool.check()
+                error = after_failure(op, exc, tries, bool(answered), self._pool.max_size)
                 if error is not None:
                     raise error from exc
             except PoolTimeout as exc:
                 raise pool_exhausted(op, exc) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _drive(self, cur: psycopg.AsyncCursor[Any], name: str, steps: Steps[T]) -> T:
+    async def _drive(
+        self, cur: psycopg.AsyncCursor[Any], name: str, steps: Steps[T], answer: Any
+    ) -> T:
+        """Send the steps' statements after the first, which was answered with `answer`."""
         try:
-            statement = next(steps)
+            statement = steps.send(answer)
             while True:
                 statement = steps.send(await self._execute(cur, name, statement))
         except StopIteration as done:

@@ -207,3 +207,35 @@ select id, session_id, user_id, event_type, event_data, latency_ms, created_at
  order by created_at desc, id desc
  limit %(limit)s
 """
+
+# With an idempotency key: the first create of an owner with the key inserts; a later one (a
+# retry) inserts nothing and FIND_BY_IDEMPOTENCY_KEY returns the first session. The key's owner
+# column is bound to the caller before the conflict check, so only the caller's own rows can
+# conflict.
+CREATE_SESSION_ONCE: LiteralString = """
+insert into public.sessions (user_id, prompt, status, current_ir, metadata, idempotency_key)
+values (coalesce(%s, auth.uid()), %s, %s, %s, %s, %s)
+on conflict (user_id, idempotency_key) where idempotency_key is not null do nothing
+returning id, user_id, prompt, status, current_ir, ir_version, metadata, created_at, updated_at
+"""
+
+CREATE_SESSION_WITH_ID_ONCE: LiteralString = """
+insert into public.sessions (id, user_id, prompt, status, current_ir, metadata, idempotency_key)
+values (%s, %s, %s, %s, %s, %s, %s)
+on conflict (user_id, idempotency_key) where idempotency_key is not null do nothing
+returning id, user_id, prompt, status, current_ir, ir_version, metadata, created_at, updated_at
+"""
+
+FIND_BY_IDEMPOTENCY_KEY: LiteralString = """
+select id, user_id, prompt, status, current_ir, ir_version, metadata, created_at, updated_at
+  from public.sessions
+ where user_id = coalesce(%s, auth.uid())
+   and idempotency_key = %s
+"""
+
+# Where the primary's WAL ends once a write committed: a replica that replayed this far shows
+# the write (read-your-writes). Read after the commit, so the commit record lies before it.
+WAL_INSERT_POSITION: LiteralString = "select pg_catalog.pg_current_wal_insert_lsn()::text as lsn"
+
+# How far a standby has replayed (null on a primary).
+REPLAYED_POSITION: LiteralString = "select pg_catalog.pg_last_wal_replay_lsn()::text as lsn"

@@ -87,6 +87,19 @@ def map_error(exc: psycopg.Error, session_id: UUID | None = None) -> StoreError:
     return kind(message)
 
 
+# The server went away: shut down (57P01 admin, 57P02 crash), starting up (57P03), or the
+# connection failed (08…); a driver error without SQLSTATE is a broken socket.
+DISCONNECTED = frozenset({"57P01", "57P02", "57P03"})
+
+
+def is_disconnect(exc: psycopg.Error) -> bool:
+    """The connection is gone; nothing the call did is known to have happened or not."""
+    state = exc.sqlstate
+    if state is None:
+        return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+    return state.startswith("08") or state in DISCONNECTED
+
+
 def is_retryable(exc: psycopg.Error) -> bool:
     return (exc.sqlstate or "") in RETRYABLE
 

@@ -27,7 +27,7 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from lift_db.store._log import logger
-from lift_db.store.errors import StoreUnavailableError
+from lift_db.store.errors import InvalidInputError, StoreUnavailableError
 from lift_db.store.models import (
     AnalyticsEvent,
     HistoryEntry,
@@ -39,8 +39,8 @@ from lift_db.store.models import (
     ShareRole,
     SimilarSession,
 )
+from lift_db.store.postgres import queries as q
 from lift_db.store.postgres._base import (
-    MAX_ATTEMPTS,
     SERVICE,
     BasePostgresStore,
     BasePostgresView,
@@ -48,12 +48,20 @@ from lift_db.store.postgres._base import (
     RoleSettingsCache,
     Statement,
     Steps,
-    collided,
     decode_json,
     log_statement,
     pool_exhausted,
 )
+from lift_db.store.postgres._reconnect import Tries, after_failure
 from lift_db.store.postgres.pool import PoolSettings
+from lift_db.store.postgres.replicas import (
+    DEFAULT_WAIT_S,
+    Miss,
+    ReadRouter,
+    format_lsn,
+    parse_lsn,
+)
+from lift_db.store.postgres.sqlstate import is_disconnect, map_error
 from lift_db.store.tokens import TokenVerifier
 
 T = TypeVar("T")
@@ -87,11 +95,15 @@ class PostgresSessionStore(BasePostgresStore):
         timeout: float | None = None,
         settings: PoolSettings | None = None,
         verifier: TokenVerifier | None = None,
+        read_urls: Sequence[str] = (),
+        replica_wait: float = DEFAULT_WAIT_S,
     ) -> None:
         chosen = (settings or PoolSettings()).with_overrides(
             min_size=min_size, max_size=max_size, timeout=timeout
         )
         super().__init__(dsn, chosen, verifier)
+        if not replica_wait >= 0:
+            raise InvalidInputError("replica_wait must be 0 seconds or more")
         self._pool: ConnectionPool = ConnectionPool(
             dsn,
             configure=_configure,
@@ -104,10 +116,33 @@ class PostgresSessionStore(BasePostgresStore):
             self._pool.close()
             raise StoreUnavailableError(f"cannot connect to the database: {exc}") from exc
         self._opened()
+        # Reads that may be slightly stale go to these standbys (see replicas.ReadRouter).
+        self.replicas = (
+            ReadRouter(
+                read_urls,
+                wait=replica_wait,
+                max_size=chosen.max_size,
+                kwargs=self._pool_arguments()["kwargs"],
+                configure=_configure,
+            )
+            if read_urls
+            else None
+        )
 
-    def for_user(self, user_id: UUID | str) -> PostgresSessionView:
-        """Act as this user, trusted: for back-office code that already knows who the user is."""
-        return self._view(*self._user_identity(user_id))
+    def for_user(
+        self, user_id: UUID | str, *, read_after: str | None = None
+    ) -> PostgresSessionView:
+        """Act as this user, trusted: for back-office code that already knows who the user is.
+
+        `read_after`: a `write_position()` of this user from another process of the app; with
+        read replicas, this user's reads then see that write too."""
+        view = self._view(*self._user_identity(user_id))
+        if read_after is not None and self.replicas is not None:
+            try:
+                self.replicas.note_write(view.who, parse_lsn(read_after))
+            except ValueError:
+                raise InvalidInputError(f"not a write position: {read_after!r}") from None
+        return view
 
     def for_token(self, access_token: str) -> PostgresSessionView:
         """Act as the user of a Supabase access token, after verifying it (AuthenticationError,
@@ -119,10 +154,18 @@ class PostgresSessionStore(BasePostgresStore):
 
     def _view(self, role: str, claims: str, user_id: UUID | None) -> PostgresSessionView:
         return PostgresSessionView(
-            self._pool, self._slow_seconds, role, claims, user_id, self._role_settings
+            self._pool,
+            self._slow_seconds,
+            role,
+            claims,
+            user_id,
+            self._role_settings,
+            self.replicas,
         )
 
     def close(self) -> None:
+        if self.replicas is not None:
+            self.replicas.close()
         self._pool.close()
         logger.info("store pool closed")
 
@@ -144,34 +187,99 @@ class PostgresSessionView(BasePostgresView):
         claims: str,
         user_id: UUID | None,
         settings: RoleSettingsCache,
+        replicas: ReadRouter | None = None,
     ) -> None:
         super().__init__(role, claims, user_id, settings)
         self._pool = pool
         self._slow_seconds = slow_seconds
+        self._replicas = replicas
+        # Whose writes this view's reads must see: one key per user (and one for service mode).
+        self.who = str(user_id) if user_id is not None else role
+
+    def write_position(self) -> str | None:
+        """Where the primary's WAL ended after this user's last write seen here (None: none,
+        or no replicas): another process passes it to `for_user(…, read_after=…)`."""
+        if self._replicas is None:
+            return None
+        lsn = self._replicas.position(self.who)
+        return None if lsn is None else format_lsn(lsn)
 
     def _run(self, op: Operation[T]) -> T:
-        """Run `op` in one transaction as this view's role, again if it collided (no writes)."""
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        """Run `op` in one transaction as this view's role.
+
+        Collisions (serialization failures, deadlocks: nothing was written) run again. A read
+        that may be slightly stale goes to a replica that has replayed this user's writes, else
+        to the primary. A connection that died idle in the pool (nothing sent on it) is dropped
+        with every other dead one and the call goes on on a fresh one. A connection that broke
+        during the call (the server restarted, failed over, or the pooler lost it) is tried
+        once more for a read and a repeatable write (a create with an idempotency key); any
+        other write then raises StoreUnavailableError with `may_have_committed`: it committed
+        exactly once or not at all.
+        """
+        if op.replica_ok and self._replicas is not None:
+            try:
+                return self._replicas.read(self.who, lambda conn: self._on(conn, op))
+            except Miss:
+                pass
+            except psycopg.Error as exc:
+                raise map_error(exc, op.session_id) from exc
+        tries = Tries()
+        while True:
+            tries.attempt += 1
+            answered: list[bool] = []
             try:
                 # getconn/putconn rather than pool.connection(): the same checkout without its
-                # context managers, which cost more than the checkout itself.
+                # context managers, which cost more than the checkout itself. putconn discards a
+                # connection that broke.
                 conn = self._pool.getconn()
                 try:
-                    with conn.transaction(), conn.cursor() as cur:
-                        return self._drive(cur, op.name, self._transaction(op))
+                    result = self._on(conn, op, answered)
+                    if op.writes and self._replicas is not None:
+                        self._note_write(conn)
+                    return result
                 finally:
                     self._pool.putconn(conn)
             except psycopg.Error as exc:
-                error = collided(op, exc, attempt)
+                if is_disconnect(exc):
+                    # The pool drops the broken connection when it comes back; those idle in it
+                    # died with the same server: drop them too before going on.
+                    self._pool.check()
+                error = after_failure(op, exc, tries, bool(answered), self._pool.max_size)
                 if error is not None:
                     raise error from exc
             except PoolTimeout as exc:
                 raise pool_exhausted(op, exc) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _drive(self, cur: psycopg.Cursor[Any], name: str, steps: Steps[T]) -> T:
+    def _on(
+        self, conn: psycopg.Connection[Any], op: Operation[T], sent: list[bool] | None = None
+    ) -> T:
+        """`op` in one transaction on `conn`; `sent` gets an entry once the server answered."""
+        with conn.transaction(), conn.cursor() as cur:
+            steps = self._transaction(op)
+            first = next(steps)
+            answer = self._execute(cur, op.name, first)
+            if sent is not None:
+                sent.append(True)
+            return self._drive(cur, op.name, steps, answer)
+
+    def _note_write(self, conn: psycopg.Connection[Any]) -> None:
+        """Where the committed write's WAL ends (read after the commit); if that fails, this
+        user's next reads go to the primary."""
+        if self._replicas is None:
+            return
         try:
-            statement = next(steps)
+            row = conn.execute(q.WAL_INSERT_POSITION).fetchone()
+        except psycopg.Error as exc:
+            logger.warning("write position unknown (%s): reads go to the primary", exc)
+            self._replicas.note_write(self.who, 2**64 - 1)
+            return
+        if row is not None:
+            self._replicas.note_write(self.who, parse_lsn(str(row[0])))
+
+    def _drive(self, cur: psycopg.Cursor[Any], name: str, steps: Steps[T], answer: Any) -> T:
+        """Send the steps' statements after the first, which was answered with `answer`."""
+        try:
+            statement = steps.send(answer)
             while True:
                 statement = steps.send(self._execute(cur, name, statement))
         except StopIteration as done:
