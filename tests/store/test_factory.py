@@ -110,7 +110,11 @@ def backend_pid(view: PostgresSessionView) -> int:
 
 
 @pytest.mark.parametrize("check", [True, False])
-def test_with_check_a_connection_killed_while_idle_is_replaced_unseen(check: bool) -> None:
+def test_a_connection_killed_while_idle_is_replaced_unseen_with_or_without_check(
+    check: bool,
+) -> None:
+    # Without the pool's check the dead connection fails before the server answered anything;
+    # the store drops it and goes on on a fresh one (postgres/_reconnect.py).
     store = PostgresSessionStore(
         database_url(), settings=PoolSettings(min_size=1, max_size=1, check=check)
     )
@@ -119,11 +123,7 @@ def test_with_check_a_connection_killed_while_idle_is_replaced_unseen(check: boo
         pid = backend_pid(service)
         with connect(database_url()) as admin:
             admin.execute("select pg_terminate_backend(%s, 5000)", (pid,))
-        if check:
-            assert backend_pid(service) != pid
-        else:
-            with pytest.raises(StoreUnavailableError):
-                backend_pid(service)
+        assert backend_pid(service) != pid
     finally:
         store.close()
 
