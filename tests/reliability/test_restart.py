@@ -1,7 +1,8 @@
 """The store keeps serving while the server restarts: a clean stop, then SIGKILL, in turns.
 
 A throwaway cluster (own data directory and port) runs the migrations. Eight threads, each a
-user of one PostgresSessionStore, create sessions (with idempotency keys), write IR versions,
+user of one PostgresSessionStore, and one task on an event loop, a user of an
+AsyncPostgresSessionStore, create sessions (with idempotency keys), write IR versions,
 record events, list and read, without pause. Mid-burst the server is stopped (`lift-db stop`:
 PostgreSQL's fast shutdown ends every connection) or killed (SIGKILL to every server process),
 and started again with `lift-db start`.
@@ -27,14 +28,22 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import psycopg
 import pytest
 
-from lift_db.store import NewSession, PostgresSessionStore, StoreUnavailableError
+from lift_db.store import (
+    AsyncPostgresSessionStore,
+    NewSession,
+    PostgresSessionStore,
+    SessionStoreFactory,
+    StoreUnavailableError,
+)
 from tests.conftest import free_port, run_lift_db
 from tests.reliability import figures
 from tests.reliability.support import create_auth_user, env_int
+from tests.store.conftest import Blocking, EventLoopThread
 
 THREADS = 8
 RESTARTS = env_int("LIFT_RESTART_ROUNDS", 4)
@@ -116,7 +125,7 @@ class Timeline:
 class Client:
     """One user's calls and what it saw: acknowledged, failed (by type), unknown outcomes."""
 
-    store: PostgresSessionStore
+    store: SessionStoreFactory
     user: uuid.UUID
     seed: int
     timeline: Timeline
@@ -193,10 +202,19 @@ def test_the_store_survives_restarts_and_kills_with_no_error_after_and_no_duplic
     cluster: Cluster,
 ) -> None:
     with psycopg.connect(cluster.url(), autocommit=True) as conn:
-        users = [create_auth_user(conn, f"restart{n}") for n in range(THREADS)]
+        users = [create_auth_user(conn, f"restart{n}") for n in range(THREADS + 1)]
     store = PostgresSessionStore(cluster.url(), min_size=THREADS, max_size=THREADS, timeout=90)
+    # The async store's calls run as a task on an event loop of their own; the last client
+    # waits for each one, as an async request handler awaits it.
+    loop = EventLoopThread()
+    async_store = loop.run(AsyncPostgresSessionStore.connect(cluster.url(), max_size=2, timeout=90))
+    factories: list[SessionStoreFactory] = [store] * THREADS
+    factories.append(cast(SessionStoreFactory, Blocking(async_store, loop)))
     timeline = Timeline()
-    clients = [Client(store, user, 7000 + n, timeline) for n, user in enumerate(users)]
+    clients = [
+        Client(factory, user, 7000 + n, timeline)
+        for n, (factory, user) in enumerate(zip(factories, users, strict=True))
+    ]
     threads = [threading.Thread(target=c.run, name=f"client{n}") for n, c in enumerate(clients)]
     try:
         for t in threads:
@@ -231,6 +249,8 @@ def test_the_store_survives_restarts_and_kills_with_no_error_after_and_no_duplic
         for key in c.unsure_creates:
             c.created[key] = me[c.user].create(NewSession(prompt=key, idempotency_key=key)).id
     store.close()
+    loop.run(async_store.close())
+    loop.stop()
 
     lost: list[str] = []
     duplicates: list[str] = []
@@ -290,3 +310,4 @@ def test_the_store_survives_restarts_and_kills_with_no_error_after_and_no_duplic
     assert duplicates == []
     assert lost == []
     assert calls > CALLS_BETWEEN * (RESTARTS + 1)
+    assert clients[-1].created, "the async client made no call that succeeded"
