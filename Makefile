@@ -13,11 +13,11 @@ SQL_SOURCES := supabase/migrations supabase/tests supabase/seed.sql
 
 # `make bench SCALE=0.3`, `make bench-sweep SWEEP=0.1,0.3,1,3`
 SCALE ?= 1
-SWEEP ?= 0.1,0.3,1
+SWEEP ?= 0.1,1,3
 BENCH_EXTRA := $(VENV)/.bench-extra
 
 .PHONY: help venv pgtap pgbouncer cli db start stop status reset migrate lint lock snapshot test fuzz bench \
-	bench-sweep bench-quick compat-list clean
+	bench-sweep bench-accept bench-quick compat-list clean
 
 help:
 	@echo "make db      virtualenv, server binaries, pgTAP; start the local stack, reset it, print its URL"
@@ -29,7 +29,9 @@ help:
 	@echo "make snapshot  regenerate docs/schema/ (a file per object) and docs/ERD.md from the migrations"
 	@echo "make bench   measure at scale SCALE (default 1) in database lift_bench; table on stdout,"
 	@echo "             JSON, Markdown and PNG in bench/results/ (not part of make test)"
-	@echo "make bench-sweep   the same at each scale of SWEEP (default 0.1,0.3,1): growth curves"
+	@echo "             each figure against bench/results/baseline.json; rewrites docs/performance.md"
+	@echo "make bench-accept  keep the last default-scale run as bench/results/baseline.json"
+	@echo "make bench-sweep   the same at each scale of SWEEP (default 0.1,1,3): growth; docs/scaling.md"
 	@echo "make bench-quick   the benchmark at a tiny scale (make test runs it too)"
 	@echo "make stop    stop the local server (data stays in .lift-db/)"
 	@echo "make clean   stop the server and delete .lift-db/, .venv/ and node_modules/"
@@ -112,6 +114,11 @@ bench: $(BENCH_EXTRA)
 bench-sweep: $(BENCH_EXTRA)
 	$(LOCAL) $(LIFT_DB) start
 	$(LOCAL) $(BIN)/python -m lift_db.bench --sweep $(SWEEP)
+
+# The last default-scale run becomes the baseline every later run is compared with (committed).
+bench-accept:
+	test -f bench/results/bench-scale-1.json
+	cp bench/results/bench-scale-1.json bench/results/baseline.json
 
 bench-quick: venv
 	$(LOCAL) $(LIFT_DB) start

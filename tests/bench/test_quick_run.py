@@ -26,8 +26,8 @@ from tests.conftest import ROOT
 
 DB = "lift_bench_ci"
 EXPECTED = {
-    "rls": 4,
-    "naive": 4,
+    "rls": 5,
+    "naive": 5,
     "vector": 6,
     "analytics": 3,
     "store": 2,

@@ -2,8 +2,13 @@
 
     python -m lift_db.bench                      # default scale (make bench)
     python -m lift_db.bench --scale 0.3
-    python -m lift_db.bench --sweep 0.1,0.3,1    # growth over scales (make bench-sweep)
+    python -m lift_db.bench --sweep 0.1,1,3      # growth over scales (make bench-sweep)
     python -m lift_db.bench --quick              # tiny scale, few repeats (make bench-quick)
+    python -m lift_db.bench --accept             # measure, then keep the run as the baseline
+
+Every figure is printed with its change against the last accepted run,
+bench/results/baseline.json (committed). A default-scale run of every section regenerates the
+generated region of docs/performance.md; a sweep of every section, that of docs/scaling.md.
 
 It needs the local server (`make db`) and works in its own database, `lift_bench`, which it
 drops and recreates: the dev database is never touched. Targets are reported, never enforced:
@@ -27,6 +32,10 @@ from lift_db.local.project import Project, find_project
 
 QUICK_SCALE = 0.01
 QUICK_DB = "lift_bench_quick"
+DEFAULT_SCALE = 1.0
+BASELINE = Path("bench") / "results" / "baseline.json"
+PERFORMANCE_DOC = Path("docs") / "performance.md"
+SCALING_DOC = Path("docs") / "scaling.md"
 
 
 def _positive(value: str) -> float:
@@ -95,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"{QUICK_DB} with --quick); dropped and recreated",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database after the run")
+    parser.add_argument(
+        "--accept",
+        action="store_true",
+        help=f"store this run as the baseline ({BASELINE}) that later runs compare with",
+    )
+    parser.add_argument(
+        "--no-docs", action="store_true", help="leave docs/performance.md and docs/scaling.md alone"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return parser  # fmt: skip
 
@@ -119,6 +136,9 @@ def _run(project: Project, args: argparse.Namespace) -> int:
     db_name: str = args.db or (QUICK_DB if quick else database.DEFAULT_NAME)
     out: Path = args.out or (project.root / "bench" / "results" / ("quick" if quick else ""))
     scales: list[float] = args.sweep or [QUICK_SCALE if quick else args.scale]
+    baseline = report.load_baseline(project.root / BASELINE)
+    every_section = set(args.sections) == set(SECTIONS)
+    write_docs = not (quick or args.no_docs) and every_section
     results: list[RunResult] = []
     for factor in scales:
         result = run_once(
@@ -127,7 +147,14 @@ def _run(project: Project, args: argparse.Namespace) -> int:
         )  # fmt: skip
         results.append(result)
         written = _write_run(result, out, progress)
-        print(report.markdown(result))
+        text = report.markdown(result, baseline)
+        print(text)
+        if write_docs and not args.sweep and factor == DEFAULT_SCALE:
+            report.replace_generated(project.root / PERFORMANCE_DOC, text)
+            written.append(project.root / PERFORMANCE_DOC)
+        if args.accept and not args.sweep:
+            report.write_json(project.root / BASELINE, result.as_dict())
+            written.append(project.root / BASELINE)
         progress.say("wrote " + ", ".join(str(p) for p in written))
     if len(results) > 1:
         table = report.sweep_markdown(results)
@@ -137,6 +164,9 @@ def _run(project: Project, args: argparse.Namespace) -> int:
         if plots.available():
             written.append(plots.plot_sweep(results, out / "sweep.png"))
         print(table)
+        if write_docs:
+            report.replace_generated(project.root / SCALING_DOC, table)
+            written.append(project.root / SCALING_DOC)
         progress.say("wrote " + ", ".join(str(p) for p in written))
     return 0
 

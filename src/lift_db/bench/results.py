@@ -56,6 +56,22 @@ class Figure:
     note: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        from lift_db.bench.targets import TARGETS
+
+        listed = TARGETS.get(self.key) or TARGETS.get(self.short_key)
+        if listed is not None:
+            self.goal = listed
+
+    @property
+    def short_key(self) -> str:
+        return f"{self.section}/{self.name}"
+
+    @property
+    def key(self) -> str:
+        """What names the figure across runs: in bench/targets.py and against the baseline."""
+        return f"{self.section}/{self.name}/{self.subject_label}"
+
     @property
     def ratio(self) -> float | None:
         if self.baseline is None:
@@ -68,6 +84,7 @@ class Figure:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "key": self.key,
             "section": self.section,
             "name": self.name,
             "unit": self.unit,
