@@ -109,8 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"store this run as the baseline ({BASELINE}) that later runs compare with",
     )
-    parser.add_argument(
+    docs = parser.add_mutually_exclusive_group()
+    docs.add_argument(
         "--no-docs", action="store_true", help="leave docs/performance.md and docs/scaling.md alone"
+    )
+    docs.add_argument(
+        "--docs",
+        action="store_true",
+        help="regenerate the docs' tables even from a subset of --sections",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return parser  # fmt: skip
@@ -138,7 +144,7 @@ def _run(project: Project, args: argparse.Namespace) -> int:
     scales: list[float] = args.sweep or [QUICK_SCALE if quick else args.scale]
     baseline = report.load_baseline(project.root / BASELINE)
     every_section = set(args.sections) == set(SECTIONS)
-    write_docs = not (quick or args.no_docs) and every_section
+    write_docs = not (quick or args.no_docs) and (every_section or args.docs)
     results: list[RunResult] = []
     for factor in scales:
         result = run_once(

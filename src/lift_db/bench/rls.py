@@ -225,6 +225,7 @@ class PolicyVariant:
     using: LiteralString
     indexed: bool
     requires: str | None = None  # a function the policy calls, when it is not always there
+    slow: bool = False  # a scan per sample: measured with the naive repeats
 
 
 VARIANTS = (
@@ -411,7 +412,7 @@ def measure_naive(db: BenchDatabase, repeats: Repeats, progress: Progress) -> li
         picks = sample(conn, repeats.hot_path + repeats.warmup, salt="naive")
         for variant in variants:
             query = sql.SQL(LIST_BY_POLICY).format(sql.Identifier("bench", variant.table))
-            count = repeats.naive if not variant.indexed else repeats.hot_path
+            count = repeats.naive if variant.slow or not variant.indexed else repeats.hot_path
             inputs = picks[: count + min(repeats.warmup, 3)]
 
             def subject(p: Pick, query: Query = query) -> float:
