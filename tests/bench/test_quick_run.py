@@ -27,7 +27,7 @@ from tests.conftest import ROOT
 DB = "lift_bench_ci"
 EXPECTED = {
     "rls": 5,
-    "naive": 5,
+    "naive": 4,
     "vector": 6,
     "analytics": 3,
     "store": 2,
