@@ -1,7 +1,8 @@
 """The store with a real streaming standby as read replica: read-your-writes, fallbacks, RLS.
 
 The standby (tests/conftest.py `standby`) is a pg_basebackup copy of the local server that
-replays its WAL. Replay is paused with pg_wal_replay_pause() to make it lag on demand.
+replays its WAL. Replay is paused with pg_wal_replay_pause() to make it lag on demand. Every test
+of a store runs on the sync store and on the async one (reached through blocking calls).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from typing import cast
 
 import psycopg
 import pytest
@@ -16,12 +18,14 @@ import pytest
 from lift_db.local.replica import LocalReplica
 from lift_db.store import (
     EMBEDDING_DIMENSIONS,
+    AsyncPostgresSessionStore,
     NewSession,
     PostgresSessionStore,
     StoreError,
+    make_async_store,
     make_store,
 )
-from tests.store.conftest import database_url
+from tests.store.conftest import Blocking, EventLoopThread, database_url
 
 WAIT_S = 1.0
 
@@ -32,13 +36,39 @@ def vector(n: int) -> list[float]:
     return v
 
 
+OpenStore = Callable[[float], PostgresSessionStore]
+
+
+@pytest.fixture(params=["sync", "async"])
+def open_store(request: pytest.FixtureRequest, standby: LocalReplica) -> Iterator[OpenStore]:
+    """Opens stores of one kind that read from the standby (the async one behind blocking
+    calls, with the sync store's interface); all closed afterwards."""
+    closing: list[Callable[[], None]] = []
+
+    def open_(wait: float) -> PostgresSessionStore:
+        if request.param == "sync":
+            store = PostgresSessionStore(
+                database_url(), max_size=4, read_urls=[standby.url()], replica_wait=wait
+            )
+            closing.append(store.close)
+            return store
+        loop: EventLoopThread = request.getfixturevalue("event_loop_thread")
+        opened = loop.run(
+            AsyncPostgresSessionStore.connect(
+                database_url(), max_size=4, read_urls=[standby.url()], replica_wait=wait
+            )
+        )
+        closing.append(lambda: loop.run(opened.close()))
+        return cast(PostgresSessionStore, Blocking(opened, loop))
+
+    yield open_
+    for close in reversed(closing):
+        close()
+
+
 @pytest.fixture
-def replicated(standby: LocalReplica) -> Iterator[PostgresSessionStore]:
-    store = PostgresSessionStore(
-        database_url(), max_size=4, read_urls=[standby.url()], replica_wait=WAIT_S
-    )
-    yield store
-    store.close()
+def replicated(open_store: OpenStore) -> PostgresSessionStore:
+    return open_store(WAIT_S)
 
 
 @pytest.fixture
@@ -99,7 +129,7 @@ def test_with_replay_paused_reads_fall_back_to_the_primary_and_nothing_is_stale(
 
 def test_a_write_position_carries_read_your_writes_to_another_process(
     replicated: PostgresSessionStore,
-    standby: LocalReplica,
+    open_store: OpenStore,
     auth_users: Callable[[], uuid.UUID],
     paused: None,
 ) -> None:
@@ -107,12 +137,9 @@ def test_a_write_position_carries_read_your_writes_to_another_process(
     session = replicated.for_user(uid).create(NewSession(prompt="written here"))
     position = replicated.for_user(uid).write_position()
     assert position is not None
-    other = PostgresSessionStore(database_url(), read_urls=[standby.url()], replica_wait=0.05)
-    try:
-        assert other.for_user(uid).list_all() == []  # the paused replica: slightly stale
-        assert [s.id for s in other.for_user(uid, read_after=position).list_all()] == [session.id]
-    finally:
-        other.close()
+    other = open_store(0.05)
+    assert other.for_user(uid).list_all() == []  # the paused replica: slightly stale
+    assert [s.id for s in other.for_user(uid, read_after=position).list_all()] == [session.id]
 
 
 def test_rls_holds_on_the_replica(
@@ -215,3 +242,25 @@ def test_make_store_takes_read_replicas_from_the_environment(standby: LocalRepli
         store.close()
     with pytest.raises(StoreError, match="LIFT_DB_REPLICA_WAIT_MS"):
         make_store({**env, "LIFT_DB_REPLICA_WAIT_MS": "soon"})
+
+
+def test_make_async_store_takes_read_replicas_from_the_environment(
+    standby: LocalReplica,
+    event_loop_thread: EventLoopThread,
+    auth_users: Callable[[], uuid.UUID],
+) -> None:
+    env = {
+        "DATABASE_URL": database_url(),
+        "DATABASE_READ_URLS": f" {standby.url()} ,",
+        "LIFT_DB_REPLICA_WAIT_MS": "250",
+    }
+    store = event_loop_thread.run(make_async_store(env))
+    try:
+        assert store.replicas is not None
+        assert store.replicas.wait == 0.25
+        event_loop_thread.run(store.for_user(auth_users()).list_all())
+        assert store.replicas.counts.replica == 1
+    finally:
+        event_loop_thread.run(store.close())
+    with pytest.raises(StoreError, match="LIFT_DB_REPLICA_WAIT_MS"):
+        event_loop_thread.run(make_async_store({**env, "LIFT_DB_REPLICA_WAIT_MS": "soon"}))

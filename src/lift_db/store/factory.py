@@ -63,7 +63,8 @@ async def make_async_store(
     settings: PoolSettings | None = None,
 ) -> AsyncPostgresSessionStore:
     """The async Postgres store, its pool open, configured as make_store() is (DATABASE_URL,
-    LIFT_DB_POOL_*, SUPABASE_JWT_SECRET / SUPABASE_JWKS). Call it inside the running loop."""
+    LIFT_DB_POOL_*, SUPABASE_JWT_SECRET / SUPABASE_JWKS, DATABASE_READ_URLS /
+    LIFT_DB_REPLICA_WAIT_MS). Call it inside the running loop."""
     env = os.environ if env is None else env
     verifier = token_verifier(env, jwt_secret=jwt_secret, jwks=jwks)
     if not use_database(env):
@@ -71,7 +72,11 @@ async def make_async_store(
             "USE_SUPABASE is off, and the in-memory store is synchronous: use make_store()"
         )
     return await AsyncPostgresSessionStore.connect(
-        database_url(env), settings=settings or PoolSettings.from_env(env), verifier=verifier
+        database_url(env),
+        settings=settings or PoolSettings.from_env(env),
+        verifier=verifier,
+        read_urls=read_urls(env),
+        replica_wait=replica_wait_ms(env) / 1000.0,
     )
 
 

@@ -26,7 +26,7 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from lift_db.store._log import logger
-from lift_db.store.errors import StoreUnavailableError
+from lift_db.store.errors import InvalidInputError, StoreUnavailableError
 from lift_db.store.models import (
     AnalyticsEvent,
     HistoryEntry,
@@ -38,6 +38,7 @@ from lift_db.store.models import (
     ShareRole,
     SimilarSession,
 )
+from lift_db.store.postgres import queries as q
 from lift_db.store.postgres._base import (
     SERVICE,
     BasePostgresStore,
@@ -52,7 +53,8 @@ from lift_db.store.postgres._base import (
 )
 from lift_db.store.postgres._reconnect import Tries, after_failure
 from lift_db.store.postgres.pool import PoolSettings
-from lift_db.store.postgres.sqlstate import is_disconnect
+from lift_db.store.postgres.replicas import DEFAULT_WAIT_S, AsyncReadRouter, Miss
+from lift_db.store.postgres.sqlstate import is_disconnect, map_error
 from lift_db.store.tokens import TokenVerifier
 
 T = TypeVar("T")
@@ -86,16 +88,32 @@ class AsyncPostgresSessionStore(BasePostgresStore):
         timeout: float | None = None,
         settings: PoolSettings | None = None,
         verifier: TokenVerifier | None = None,
+        read_urls: Sequence[str] = (),
+        replica_wait: float = DEFAULT_WAIT_S,
     ) -> None:
         chosen = (settings or PoolSettings()).with_overrides(
             min_size=min_size, max_size=max_size, timeout=timeout
         )
         super().__init__(dsn, chosen, verifier)
+        if not replica_wait >= 0:
+            raise InvalidInputError("replica_wait must be 0 seconds or more")
         self._pool: AsyncConnectionPool = AsyncConnectionPool(
             dsn,
             configure=_configure,
             check=_check if chosen.check else None,
             **self._pool_arguments(),
+        )
+        # Reads that may be slightly stale go to these standbys (see replicas.AsyncReadRouter).
+        self.replicas = (
+            AsyncReadRouter(
+                read_urls,
+                wait=replica_wait,
+                max_size=chosen.max_size,
+                kwargs=self._pool_arguments()["kwargs"],
+                configure=_configure,
+            )
+            if read_urls
+            else None
         )
 
     @classmethod
@@ -108,6 +126,8 @@ class AsyncPostgresSessionStore(BasePostgresStore):
         timeout: float | None = None,
         settings: PoolSettings | None = None,
         verifier: TokenVerifier | None = None,
+        read_urls: Sequence[str] = (),
+        replica_wait: float = DEFAULT_WAIT_S,
     ) -> AsyncPostgresSessionStore:
         store = cls(
             dsn,
@@ -116,6 +136,8 @@ class AsyncPostgresSessionStore(BasePostgresStore):
             timeout=timeout,
             settings=settings,
             verifier=verifier,
+            read_urls=read_urls,
+            replica_wait=replica_wait,
         )
         await store.open()
         return store
@@ -127,10 +149,20 @@ class AsyncPostgresSessionStore(BasePostgresStore):
             await self._pool.close()
             raise StoreUnavailableError(f"cannot connect to the database: {exc}") from exc
         self._opened()
+        if self.replicas is not None:
+            await self.replicas.open()
 
-    def for_user(self, user_id: UUID | str) -> AsyncPostgresSessionView:
-        """Act as this user, trusted: for back-office code that already knows who the user is."""
-        return self._view(*self._user_identity(user_id))
+    def for_user(
+        self, user_id: UUID | str, *, read_after: str | None = None
+    ) -> AsyncPostgresSessionView:
+        """Act as this user, trusted: for back-office code that already knows who the user is.
+
+        `read_after`: a `write_position()` of this user from another process of the app; with
+        read replicas, this user's reads then see that write too."""
+        view = self._view(*self._user_identity(user_id))
+        if read_after is not None and self.replicas is not None:
+            self.replicas.note_read_after(view.who, read_after)
+        return view
 
     def for_token(self, access_token: str) -> AsyncPostgresSessionView:
         """Act as the user of a Supabase access token, after verifying it (AuthenticationError,
@@ -142,10 +174,18 @@ class AsyncPostgresSessionStore(BasePostgresStore):
 
     def _view(self, role: str, claims: str, user_id: UUID | None) -> AsyncPostgresSessionView:
         return AsyncPostgresSessionView(
-            self._pool, self._slow_seconds, role, claims, user_id, self._role_settings
+            self._pool,
+            self._slow_seconds,
+            role,
+            claims,
+            user_id,
+            self._role_settings,
+            self.replicas,
         )
 
     async def close(self) -> None:
+        if self.replicas is not None:
+            await self.replicas.close()
         await self._pool.close()
         logger.info("store pool closed")
 
@@ -167,14 +207,30 @@ class AsyncPostgresSessionView(BasePostgresView):
         claims: str,
         user_id: UUID | None,
         settings: RoleSettingsCache,
+        replicas: AsyncReadRouter | None = None,
     ) -> None:
         super().__init__(role, claims, user_id, settings)
         self._pool = pool
         self._slow_seconds = slow_seconds
+        self._replicas = replicas
+        # Whose writes this view's reads must see: one key per user (and one for service mode).
+        self.who = str(user_id) if user_id is not None else role
+
+    def write_position(self) -> str | None:
+        """Where the primary's WAL ended after this user's last write seen here (None: none,
+        or no replicas): another process passes it to `for_user(…, read_after=…)`."""
+        return None if self._replicas is None else self._replicas.write_position(self.who)
 
     async def _run(self, op: Operation[T]) -> T:
         """Run `op` in one transaction as this view's role, with the sync store's rules for
-        collisions and lost connections (lift_db.store.postgres._reconnect)."""
+        replicas, collisions and lost connections (lift_db.store.postgres._reconnect)."""
+        if op.replica_ok and self._replicas is not None:
+            try:
+                return await self._replicas.read(self.who, lambda conn: self._on(conn, op))
+            except Miss:
+                pass
+            except psycopg.Error as exc:
+                raise map_error(exc, op.session_id) from exc
         tries = Tries()
         while True:
             tries.attempt += 1
@@ -183,11 +239,10 @@ class AsyncPostgresSessionView(BasePostgresView):
                 # getconn/putconn rather than pool.connection(), as the sync store does.
                 conn = await self._pool.getconn()
                 try:
-                    async with conn.transaction(), conn.cursor() as cur:
-                        steps = self._transaction(op)
-                        answer = await self._execute(cur, op.name, next(steps))
-                        answered.append(True)
-                        return await self._drive(cur, op.name, steps, answer)
+                    result = await self._on(conn, op, answered)
+                    if op.writes and self._replicas is not None:
+                        await self._note_write(conn)
+                    return result
                 finally:
                     await self._pool.putconn(conn)
             except psycopg.Error as exc:
@@ -199,6 +254,29 @@ class AsyncPostgresSessionView(BasePostgresView):
                     raise error from exc
             except PoolTimeout as exc:
                 raise pool_exhausted(op, exc) from exc
+
+    async def _on(
+        self, conn: psycopg.AsyncConnection[Any], op: Operation[T], sent: list[bool] | None = None
+    ) -> T:
+        """`op` in one transaction on `conn`; `sent` gets an entry once the server answered."""
+        async with conn.transaction(), conn.cursor() as cur:
+            steps = self._transaction(op)
+            answer = await self._execute(cur, op.name, next(steps))
+            if sent is not None:
+                sent.append(True)
+            return await self._drive(cur, op.name, steps, answer)
+
+    async def _note_write(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Where the committed write's WAL ends (read after the commit); if that fails, this
+        user's next reads go to the primary."""
+        if self._replicas is None:
+            return
+        try:
+            row = await (await conn.execute(q.WAL_INSERT_POSITION)).fetchone()
+        except psycopg.Error as exc:
+            self._replicas.note_position_unknown(self.who, exc)
+            return
+        self._replicas.note_written_at(self.who, row)
 
     async def _drive(
         self, cur: psycopg.AsyncCursor[Any], name: str, steps: Steps[T], answer: Any

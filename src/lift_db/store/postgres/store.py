@@ -54,13 +54,7 @@ from lift_db.store.postgres._base import (
 )
 from lift_db.store.postgres._reconnect import Tries, after_failure
 from lift_db.store.postgres.pool import PoolSettings
-from lift_db.store.postgres.replicas import (
-    DEFAULT_WAIT_S,
-    Miss,
-    ReadRouter,
-    format_lsn,
-    parse_lsn,
-)
+from lift_db.store.postgres.replicas import DEFAULT_WAIT_S, Miss, ReadRouter
 from lift_db.store.postgres.sqlstate import is_disconnect, map_error
 from lift_db.store.tokens import TokenVerifier
 
@@ -138,10 +132,7 @@ class PostgresSessionStore(BasePostgresStore):
         read replicas, this user's reads then see that write too."""
         view = self._view(*self._user_identity(user_id))
         if read_after is not None and self.replicas is not None:
-            try:
-                self.replicas.note_write(view.who, parse_lsn(read_after))
-            except ValueError:
-                raise InvalidInputError(f"not a write position: {read_after!r}") from None
+            self.replicas.note_read_after(view.who, read_after)
         return view
 
     def for_token(self, access_token: str) -> PostgresSessionView:
@@ -199,10 +190,7 @@ class PostgresSessionView(BasePostgresView):
     def write_position(self) -> str | None:
         """Where the primary's WAL ended after this user's last write seen here (None: none,
         or no replicas): another process passes it to `for_user(…, read_after=…)`."""
-        if self._replicas is None:
-            return None
-        lsn = self._replicas.position(self.who)
-        return None if lsn is None else format_lsn(lsn)
+        return None if self._replicas is None else self._replicas.write_position(self.who)
 
     def _run(self, op: Operation[T]) -> T:
         """Run `op` in one transaction as this view's role.
@@ -270,11 +258,9 @@ class PostgresSessionView(BasePostgresView):
         try:
             row = conn.execute(q.WAL_INSERT_POSITION).fetchone()
         except psycopg.Error as exc:
-            logger.warning("write position unknown (%s): reads go to the primary", exc)
-            self._replicas.note_write(self.who, 2**64 - 1)
+            self._replicas.note_position_unknown(self.who, exc)
             return
-        if row is not None:
-            self._replicas.note_write(self.who, parse_lsn(str(row[0])))
+        self._replicas.note_written_at(self.who, row)
 
     def _drive(self, cur: psycopg.Cursor[Any], name: str, steps: Steps[T], answer: Any) -> T:
         """Send the steps' statements after the first, which was answered with `answer`."""
