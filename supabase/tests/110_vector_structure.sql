@@ -8,8 +8,9 @@ select plan(45);
 select has_table('public', 'session_embeddings', 'public.session_embeddings exists');
 select columns_are(
   'public', 'session_embeddings',
-  array['session_id', 'embedding', 'model', 'ir_version', 'created_at', 'updated_at'],
-  'public.session_embeddings has exactly the embedding columns'
+  array['session_id', 'embedding', 'model', 'ir_version', 'created_at', 'updated_at', 'owner_id',
+        'reader_ids'],
+  'public.session_embeddings has exactly the embedding columns and the copy of who reads it'
 );
 select col_type_is('public', 'session_embeddings', 'embedding', 'extensions', 'vector(1536)',
                    'embeddings are pgvector vectors of the seed''s 1536 dimensions');
@@ -42,8 +43,9 @@ select bag_eq(
 
 -- The index: HNSW with the operator class whose operator the search orders by.
 select indexes_are('public', 'session_embeddings',
-                   array['session_embeddings_pkey', 'session_embeddings_embedding_idx'],
-                   'the primary key and the vector index');
+                   array['session_embeddings_pkey', 'session_embeddings_embedding_idx',
+                         'session_embeddings_owner_id_idx', 'session_embeddings_reader_ids_idx'],
+                   'the primary key, the vector index and the indexes of who reads it');
 select index_is_type('public', 'session_embeddings', 'session_embeddings_embedding_idx', 'hnsw',
                      'the vector index is HNSW (sound on an empty table, unlike IVFFlat)');
 select is(
@@ -119,8 +121,9 @@ select table_privs_are('public', 'session_embeddings', 'service_role',
                        'service_role may read and write embeddings, not truncate');
 select triggers_are('public', 'session_embeddings',
                     array['session_embeddings_check_limits', 'session_embeddings_guard',
-                          'session_embeddings_key_belongs_to_caller'],
-                    'embeddings have their size cap, guard and caller-key triggers');
+                          'session_embeddings_key_belongs_to_caller',
+                          'session_embeddings_zz_100_copy_access'],
+                    'embeddings have their size cap, guard, caller-key and access-copy triggers');
 select isnt_definer('private', 'guard_session_embedding', array[]::name[],
                     'the guard runs as the caller, so it sees only the caller''s sessions');
 

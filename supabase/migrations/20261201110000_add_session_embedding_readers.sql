@@ -1,0 +1,151 @@
+-- Why: a user's search runs over the embeddings they may read, about 1% of all of them. The HNSW
+-- index cannot be told which those are: its iterative scan walks other users' neighbourhoods
+-- until enough readable rows turn up, so recall drops below 1 and the latency depends on where
+-- other users' data lies. Keeping who may read an embedding on the embedding row itself (its
+-- session's owner, and the users the session is shared with) lets public.match_sessions fetch
+-- exactly the caller's readable set through ordinary indexes and rank it exactly.
+--
+-- These columns are a copy for speed, never the access rule: the select policy of
+-- session_embeddings still asks public.sessions, so a stale copy could only hide a row, never
+-- show one. They are still kept exact, so that a revoked share or a deleted session drops out of
+-- search in the statement that revokes or deletes:
+--   * a BEFORE trigger sets both columns on every insert and update of an embedding, whatever
+--     the writer supplied (API roles cannot name the columns at all: no column grant);
+--   * an AFTER trigger on session_shares rewrites reader_ids of the session's embedding on every
+--     share and unshare; deleting a session deletes its embedding (foreign key cascade).
+-- Both triggers are SECURITY DEFINER (the owner of a share cannot read other users' shares of
+-- nothing, and a viewer cannot write the embedding) and take the same per-session transaction
+-- advisory lock, so an embedding written concurrently with a share or an unshare of its session
+-- reads the other's committed result: neither can leave the copy behind. A session's owner never
+-- changes (the sessions guard refuses it for everyone), so owner_id is set once.
+
+-- On a live project, wait briefly for locks and then fail, rather than queue behind traffic.
+-- The backfill and the index builds read every embedding once: a minute at most.
+set lock_timeout = '5s';
+set statement_timeout = '60s';
+
+alter table public.session_embeddings
+  add column owner_id uuid,
+  add column reader_ids uuid [] not null default '{}';
+
+comment on column public.session_embeddings.owner_id is
+  'Copy of the session''s owner (sessions.user_id), kept by trigger: the search''s index.';
+comment on column public.session_embeddings.reader_ids is
+  'Copy of the users the session is shared with (session_shares), kept by trigger.';
+
+-- The guard trigger would stamp updated_at on every row: the embeddings did not change.
+alter table public.session_embeddings disable trigger session_embeddings_guard;
+update public.session_embeddings as e
+set
+  owner_id = s.user_id,
+  reader_ids = coalesce(
+    array(
+      select sh.user_id
+      from public.session_shares as sh
+      where sh.session_id = e.session_id
+      order by sh.user_id
+    ),
+    '{}'
+  )
+from public.sessions as s
+where s.id = e.session_id;
+alter table public.session_embeddings enable trigger session_embeddings_guard;
+
+-- Backfilled above, in the same transaction that holds the table since the add column: the scan
+-- this validation makes is the only one, and no writer can slip a null in between.
+-- squawk-ignore adding-not-nullable-field
+alter table public.session_embeddings alter column owner_id set not null;
+
+-- One embedding per session, so these indexes have as many entries as there are embeddings;
+-- the build holds off writes of embeddings (an embedding job, never a user's request) briefly.
+-- squawk-ignore require-concurrent-index-creation
+create index session_embeddings_owner_id_idx
+  on public.session_embeddings using btree (owner_id);
+-- squawk-ignore require-concurrent-index-creation
+create index session_embeddings_reader_ids_idx
+  on public.session_embeddings using gin (reader_ids);
+
+-- Serialises the copy's writers of one session: embeddings and shares of different sessions
+-- never wait for each other.
+create function private.lock_session_access(session_id uuid) returns void
+language sql
+set search_path = pg_catalog, pg_temp
+as $$
+  select pg_catalog.pg_advisory_xact_lock(
+    pg_catalog.hashtextextended('session_access:' || lock_session_access.session_id::text, 0)
+  )
+$$;
+
+revoke execute on function private.lock_session_access(uuid) from public;
+
+create function private.copy_session_embedding_access() returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+  perform private.lock_session_access(new.session_id);
+  -- Read after the lock: a share committed meanwhile is seen (each query of a volatile function
+  -- takes a fresh snapshot under read committed).
+  select s.user_id into new.owner_id
+    from public.sessions as s
+   where s.id = new.session_id;
+  new.reader_ids := coalesce(
+    array(
+      select sh.user_id
+        from public.session_shares as sh
+       where sh.session_id = new.session_id
+       order by sh.user_id
+    ),
+    '{}'::pg_catalog.uuid []
+  );
+  -- A share or an unshare rewrites reader_ids alone: the embedding itself did not change, so
+  -- its updated_at (stamped by the guard trigger) stays.
+  if tg_op = 'UPDATE'
+     and new.embedding operator(extensions.=) old.embedding
+     and new.model = old.model
+     and new.ir_version = old.ir_version then
+    new.updated_at := old.updated_at;
+  end if;
+  return new;
+end
+$$;
+
+revoke execute on function private.copy_session_embedding_access() from public;
+
+-- Fires after session_embeddings_guard (same-event triggers run in name order), which names an
+-- unknown or unreadable session before this one would read it as its owner.
+create trigger session_embeddings_zz_100_copy_access
+  before insert or update on public.session_embeddings
+  for each row execute function private.copy_session_embedding_access();
+
+create function private.sync_session_embedding_readers() returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+  changed pg_catalog.uuid := coalesce(new.session_id, old.session_id);
+begin
+  perform private.lock_session_access(changed);
+  update public.session_embeddings as e
+     set reader_ids = coalesce(
+           array(
+             select sh.user_id
+               from public.session_shares as sh
+              where sh.session_id = changed
+              order by sh.user_id
+           ),
+           '{}'::pg_catalog.uuid []
+         )
+   where e.session_id = changed;
+  return null;
+end
+$$;
+
+revoke execute on function private.sync_session_embedding_readers() from public;
+
+-- A role change (viewer, editor) does not change who reads: both read and both search.
+create trigger session_shares_200_sync_embedding_readers
+  after insert or delete on public.session_shares
+  for each row execute function private.sync_session_embedding_readers();
