@@ -85,6 +85,21 @@ INSERT_EMBEDDINGS: LiteralString = (
     "(session_id, embedding, model, ir_version, created_at, updated_at) "
 )
 
+# The owner and readers each embedding row carries for the exact path (a trigger keeps them; the
+# bulk load runs with triggers off, so it copies them itself).
+HAS_READERS: LiteralString = """
+select exists (select from pg_catalog.pg_attribute
+                where attrelid = 'public.session_embeddings'::regclass and attname = 'reader_ids'
+                  and not attisdropped)
+"""
+
+COPY_READERS: LiteralString = """
+update public.session_embeddings as e
+   set reader_ids = array(select sh.user_id from public.session_shares as sh
+                           where sh.session_id = e.session_id order by sh.user_id)
+ where exists (select from public.session_shares as sh where sh.session_id = e.session_id)
+"""
+
 HNSW_INDEXES: LiteralString = """
 select i.indexrelid::regclass::text, pg_catalog.pg_get_indexdef(i.indexrelid)
   from pg_catalog.pg_index as i
@@ -184,20 +199,30 @@ def generate(db: BenchDatabase, scale: Scale, progress: Progress) -> dict[str, A
         with conn.transaction():
             for name, _ in indexes:
                 conn.execute(f"drop index {name}".encode())
+        readers = bool(one(conn, HAS_READERS)[0])
         conn.execute("set session_replication_role = replica")
         points = POINTS.replace("{id_expr}", "bench.session_uuid(i)").replace(
             "{extra}",
             ", %(model)s, bench.versions_of(i, %(max_versions)s),"
             " bench.created_of(i, %(anchor)s) + interval '1 hour',"
-            " bench.created_of(i, %(anchor)s) + interval '1 hour'",
+            " bench.created_of(i, %(anchor)s) + interval '1 hour'"
+            + (", bench.user_uuid(bench.owner_of(i, %(users)s))" if readers else ""),
+        )
+        insert = (
+            INSERT_EMBEDDINGS.replace(", updated_at)", ", updated_at, owner_id)")
+            if readers
+            else INSERT_EMBEDDINGS
         )
         for lo, hi in chunks(total):
             with conn.transaction():
                 conn.execute(
-                    (INSERT_EMBEDDINGS + points).encode(),
-                    {**params, "lo": lo, "hi": hi, "model": MODEL},
+                    (insert + points).encode(),
+                    {**params, "lo": lo, "hi": hi, "model": MODEL, "users": scale.users},
                 )
             progress.step(f"embeddings ({dims} dimensions, {topics} topics)", hi, total)
+        if readers:
+            with conn.transaction():
+                conn.execute(COPY_READERS)
         conn.execute("reset session_replication_role")
         conn.execute("set maintenance_work_mem = '1GB'")
         start = clock()
