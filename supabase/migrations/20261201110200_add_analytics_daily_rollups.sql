@@ -113,21 +113,40 @@ declare
   source text := case tg_op when 'INSERT' then 'inserted_events' else 'deleted_events' end;
   sign integer := case tg_op when 'INSERT' then 1 else -1 end;
 begin
+  -- Deleted events are subtracted from the daily rows that counted them; when the events go
+  -- because their user is deleted, those rows are gone already (or going), and nothing is
+  -- inserted back for a user who no longer exists.
   execute format(
-    'insert into public.analytics_daily as d'
-    ' (user_id, day, event_type, prompt_type, events, successes, latency_events, latency_sum_ms)'
-    ' select e.user_id, (e.created_at at time zone %1$L)::pg_catalog.date, e.event_type,'
-    '        coalesce(e.event_data operator(pg_catalog.->>) %2$L, %3$L),'
-    '        %4$s * count(*), %4$s * count(*) filter (where e.event_type = %5$L),'
-    '        %4$s * count(e.latency_ms), %4$s * coalesce(sum(e.latency_ms), 0)'
-    '   from %6$I as e'
-    '  group by 1, 2, 3, 4 order by 1, 2, 3, 4'
-    ' on conflict (user_id, day, event_type, prompt_type) do update'
-    '    set events = d.events + excluded.events,'
-    '        successes = d.successes + excluded.successes,'
-    '        latency_events = d.latency_events + excluded.latency_events,'
-    '        latency_sum_ms = d.latency_sum_ms + excluded.latency_sum_ms',
-    'UTC', 'prompt_type', 'unspecified', sign, 'session_finalized', source);
+    'with g as ('
+    ' select e.user_id, (e.created_at at time zone %1$L)::pg_catalog.date as day, e.event_type,'
+    '        coalesce(e.event_data operator(pg_catalog.->>) %2$L, %3$L) as prompt_type,'
+    '        count(*) as events, count(*) filter (where e.event_type = %4$L) as successes,'
+    '        count(e.latency_ms) as latency_events,'
+    '        coalesce(sum(e.latency_ms), 0) as latency_sum_ms'
+    '   from %5$I as e'
+    '  group by 1, 2, 3, 4)'
+    || case tg_op
+         when 'INSERT' then
+           ' insert into public.analytics_daily as d'
+           ' (user_id, day, event_type, prompt_type, events, successes, latency_events,'
+           '  latency_sum_ms)'
+           ' select * from g order by 1, 2, 3, 4'
+           ' on conflict (user_id, day, event_type, prompt_type) do update'
+           '    set events = d.events + excluded.events,'
+           '        successes = d.successes + excluded.successes,'
+           '        latency_events = d.latency_events + excluded.latency_events,'
+           '        latency_sum_ms = d.latency_sum_ms + excluded.latency_sum_ms'
+         else
+           ' update public.analytics_daily as d'
+           '    set events = d.events - g.events,'
+           '        successes = d.successes - g.successes,'
+           '        latency_events = d.latency_events - g.latency_events,'
+           '        latency_sum_ms = d.latency_sum_ms - g.latency_sum_ms'
+           '   from g'
+           '  where d.user_id = g.user_id and d.day = g.day and d.event_type = g.event_type'
+           '    and d.prompt_type = g.prompt_type'
+       end,
+    'UTC', 'prompt_type', 'unspecified', 'session_finalized', source);
   execute format(
     'insert into public.analytics_daily_totals as t'
     ' (day, event_type, slot, events, successes, latency_events, latency_sum_ms)'

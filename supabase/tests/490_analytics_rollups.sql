@@ -5,7 +5,7 @@
 -- roll-ups equal the raw aggregate after inserts, late (back-dated) events, deletes and
 -- retention, and public.analytics_success_rates reads them.
 begin;
-select plan(25);
+select plan(27);
 
 select tests.create_supabase_user('alice');
 select tests.create_supabase_user('mallory');
@@ -162,6 +162,13 @@ select is_empty(
   $$select from public.analytics_daily where day = '2001-02-03'$$,
   'and a day left with no event has no row'
 );
+
+-- Deleting a user deletes their events (cascade): their daily rows go, the totals lose them.
+delete from auth.users where id = tests.get_supabase_uid('mallory');
+select set_eq('select * from public.analytics_daily', 'select * from raw_daily',
+              'a deleted user''s daily rows go with their events');
+select set_eq('select * from rolled_totals', 'select * from raw_totals',
+              'and the totals no longer count them');
 
 -- Retention drops every month before this one.
 select private.maintain_analytics_events_partitions(0, 0, 'drop');
