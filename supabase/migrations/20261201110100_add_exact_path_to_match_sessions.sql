@@ -2,8 +2,9 @@
 -- Through HNSW that costs an iterative scan over other users' neighbourhoods (measured: recall@10
 -- 0.93, 10 ms, 4.3 times slower when the query lies among other users' embeddings). The
 -- previous migration keeps each embedding's owner and readers on its row, under a B-tree and a
--- GIN index, so the caller's readable set is a pair of index lookups; ranking it by plain
--- distance is exact and costs one distance per readable embedding, wherever the query lies.
+-- GIN index, and the select policy reads them, so the caller's readable set is a pair of index
+-- lookups; ranking it by plain distance is exact and costs one distance per readable embedding,
+-- wherever the query lies.
 --
 -- public.match_sessions therefore takes one of two paths:
 --   exact  a signed-in caller whose readable embeddings number at most exact_search_limit
@@ -15,9 +16,10 @@
 -- readable embedding of 1536 dimensions, the iterative scan about 10 ms whatever the caller reads.
 -- Counting stops at the limit, so deciding costs at most that many index entries.
 --
--- Both paths run as the caller (SECURITY INVOKER): RLS on session_embeddings still decides what
--- is visible. owner_id and reader_ids only choose which rows to look at; a revoked share is
--- gone from reader_ids and from the policy in the statement that revokes it.
+-- Both paths run as the caller (SECURITY INVOKER): RLS on session_embeddings decides what is
+-- visible, and on the exact path it alone selects the rows: the policy's conditions are the
+-- index conditions (a filter of the query's own on reader_ids could not be: @> is not
+-- leakproof, so RLS would have it wait until after the policy, on every row).
 --
 -- Arguments, results and errors are those of the function this replaces.
 
@@ -89,17 +91,13 @@ begin
   if caller is not null then
     select count(*) into readable
       from (
-        select
-          from public.session_embeddings as e
-         where e.owner_id = caller
-            or e.reader_ids operator(pg_catalog.@>) array[caller]
-         limit exact_search_limit + 1
+        select from public.session_embeddings limit exact_search_limit + 1
       ) as r;
   end if;
 
   if caller is not null and readable <= exact_search_limit then
-    -- Materialized: the readable set is fetched through the owner and reader indexes and then
-    -- ranked; the planner never gets to answer the ORDER BY … LIMIT from the HNSW index.
+    -- Materialized: the readable set (RLS) is fetched through the owner and reader indexes and
+    -- then ranked; the planner never gets to answer the ORDER BY … LIMIT from the HNSW index.
     return query
     with visible as materialized (
       select
@@ -107,8 +105,6 @@ begin
         e.ir_version,
         e.embedding operator(extensions.<=>) match_sessions.query_embedding as distance
       from public.session_embeddings as e
-      where e.owner_id = caller
-         or e.reader_ids operator(pg_catalog.@>) array[caller]
     ),
     nearest as materialized (
       select r.session_id, r.ir_version, r.distance

@@ -100,10 +100,11 @@ select is(
   'every embeddings policy applies to authenticated only'
 );
 select ok(
-  (select p.qual like '%FROM sessions s%' and p.qual not like '%auth.uid()%'
+  (select p.qual like '%owner_id = ( SELECT auth.uid()%'
+          and p.qual like '%reader_ids @> ARRAY[( SELECT auth.uid()%'
      from pg_catalog.pg_policies as p
     where p.schemaname = 'public' and p.policyname = 'session_embeddings_select_readable'),
-  'reading an embedding is decided by sessions'' own policies'
+  'reading an embedding is decided by its copy of the session''s owner and readers'
 );
 select table_privs_are('public', 'session_embeddings', 'anon', array[]::text[],
                        'anon has no privilege on embeddings');
