@@ -31,7 +31,7 @@ set statement_timeout = '60s';
 
 alter table public.session_embeddings
   add column owner_id uuid,
-  add column reader_ids uuid [] not null default '{}';
+  add column reader_ids uuid[] not null default '{}';
 
 comment on column public.session_embeddings.owner_id is
   'Copy of the session''s owner (sessions.user_id), kept by trigger: the search''s index.';
@@ -51,7 +51,7 @@ alter table public.session_embeddings alter column embedding set storage main;
 alter table public.session_embeddings disable trigger session_embeddings_guard;
 update public.session_embeddings as e
 set
-  embedding = e.embedding::real []::extensions.vector,
+  embedding = e.embedding::real[]::extensions.vector,
   owner_id = s.user_id,
   reader_ids = coalesce(
     array(

@@ -67,6 +67,8 @@ create table public.analytics_daily_totals (
   day date not null,
   event_type text not null,
   -- One of 8 rows per day and type that concurrent inserters spread over; readers sum them.
+  -- 0 to 7.
+  -- squawk-ignore prefer-bigint-over-smallint
   slot smallint not null,
   events bigint not null,
   successes bigint not null,

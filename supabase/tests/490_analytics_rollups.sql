@@ -12,26 +12,47 @@ select tests.create_supabase_user('mallory');
 select private.maintain_analytics_events_partitions(0);
 
 -- The raw aggregates the roll-ups must equal, as the table owner (no RLS).
+create temporary view event_keys as
+select
+  e.user_id,
+  e.event_type,
+  e.latency_ms,
+  (e.created_at at time zone 'UTC')::date as day,
+  coalesce(e.event_data ->> 'prompt_type', 'unspecified') as prompt_type
+from public.analytics_events as e;
 create temporary view raw_daily as
-select e.user_id, (e.created_at at time zone 'UTC')::date as day, e.event_type,
-       coalesce(e.event_data ->> 'prompt_type', 'unspecified') as prompt_type,
-       count(*) as events, count(*) filter (where e.event_type = 'session_finalized') as successes,
-       count(e.latency_ms) as latency_events, coalesce(sum(e.latency_ms), 0) as latency_sum_ms
-  from public.analytics_events as e
- group by 1, 2, 3, 4;
+select
+  k.user_id,
+  k.day,
+  k.event_type,
+  k.prompt_type,
+  count(*) as events,
+  count(*) filter (where k.event_type = 'session_finalized') as successes,
+  count(k.latency_ms) as latency_events,
+  coalesce(sum(k.latency_ms), 0) as latency_sum_ms
+from event_keys as k
+group by k.user_id, k.day, k.event_type, k.prompt_type;
 create temporary view raw_totals as
-select (e.created_at at time zone 'UTC')::date as day, e.event_type, count(*) as events,
-       count(*) filter (where e.event_type = 'session_finalized') as successes,
-       count(e.latency_ms) as latency_events, coalesce(sum(e.latency_ms), 0) as latency_sum_ms
-  from public.analytics_events as e
- group by 1, 2;
+select
+  k.day,
+  k.event_type,
+  count(*) as events,
+  count(*) filter (where k.event_type = 'session_finalized') as successes,
+  count(k.latency_ms) as latency_events,
+  coalesce(sum(k.latency_ms), 0) as latency_sum_ms
+from event_keys as k
+group by k.day, k.event_type;
 create temporary view rolled_totals as
-select t.day, t.event_type, sum(t.events) as events, sum(t.successes) as successes,
-       sum(t.latency_events) as latency_events, sum(t.latency_sum_ms) as latency_sum_ms
-  from public.analytics_daily_totals as t
- group by 1, 2
+select
+  t.day,
+  t.event_type,
+  sum(t.events) as events,
+  sum(t.successes) as successes,
+  sum(t.latency_events) as latency_events,
+  sum(t.latency_sum_ms) as latency_sum_ms
+from public.analytics_daily_totals as t
+group by t.day, t.event_type
 having sum(t.events) <> 0;
-grant select on raw_daily, raw_totals, rolled_totals to authenticated;
 
 -- Attacks.
 select tests.authenticate_as('mallory');
@@ -61,9 +82,13 @@ select throws_ok(
 );
 -- A temp table named like the trigger's transition table, full of forged events.
 create temporary table inserted_events as
-select tests.get_supabase_uid('mallory') as user_id, 'forged'::text as event_type,
-       '{}'::jsonb as event_data, 1 as latency_ms, now() as created_at
-  from generate_series(1, 50);
+select
+  'forged'::text as event_type,
+  '{}'::jsonb as event_data,
+  1 as latency_ms,
+  tests.get_supabase_uid('mallory') as user_id,
+  now() as created_at
+from generate_series(1, 50);
 insert into public.analytics_events (event_type, latency_ms) values ('ir_generated', 10);
 select results_eq(
   $$select event_type, events, latency_sum_ms from public.analytics_daily$$,
