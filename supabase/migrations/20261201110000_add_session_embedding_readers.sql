@@ -114,23 +114,18 @@ begin
     ),
     '{}'::pg_catalog.uuid []
   );
-  -- A share or an unshare rewrites reader_ids alone: the embedding itself did not change, so
-  -- its updated_at (stamped by the guard trigger) stays.
-  if tg_op = 'UPDATE'
-     and new.embedding operator(extensions.=) old.embedding
-     and new.model = old.model
-     and new.ir_version = old.ir_version then
-    new.updated_at := old.updated_at;
-  end if;
   return new;
 end
 $$;
 
 revoke execute on function private.copy_session_embedding_access() from public;
 
--- Fires after session_embeddings_guard (same-event triggers run in name order), which names an
--- unknown or unreadable session before this one would read it as its owner.
-create trigger session_embeddings_zz_100_copy_access
+-- A session the caller may not read, or that does not exist, is refused by
+-- session_embeddings_guard (a BEFORE trigger of the same event, running after this one in name
+-- order): what this one read as the table's owner is then never written. A share or an unshare
+-- rewrites the copy through an UPDATE of the embedding, which the guard stamps in updated_at:
+-- the row, its readers included, changed.
+create trigger session_embeddings_200_copy_access
   before insert or update on public.session_embeddings
   for each row execute function private.copy_session_embedding_access();
 

@@ -174,12 +174,12 @@ revoke execute on function private.maintain_analytics_rollups() from public;
 
 -- Statement triggers: one run per statement, however many rows it writes. They fire for
 -- statements on public.analytics_events, not for those that move rows between its partitions.
-create trigger analytics_events_900_add_rollups
+create trigger analytics_events_200_add_rollups
   after insert on public.analytics_events
   referencing new table as inserted_events
   for each statement execute function private.maintain_analytics_rollups();
 
-create trigger analytics_events_900_subtract_rollups
+create trigger analytics_events_210_subtract_rollups
   after delete on public.analytics_events
   referencing old table as deleted_events
   for each statement execute function private.maintain_analytics_rollups();

@@ -123,7 +123,7 @@ select table_privs_are('public', 'session_embeddings', 'service_role',
 select triggers_are('public', 'session_embeddings',
                     array['session_embeddings_check_limits', 'session_embeddings_guard',
                           'session_embeddings_key_belongs_to_caller',
-                          'session_embeddings_zz_100_copy_access'],
+                          'session_embeddings_200_copy_access'],
                     'embeddings have their size cap, guard, caller-key and access-copy triggers');
 select isnt_definer('private', 'guard_session_embedding', array[]::name[],
                     'the guard runs as the caller, so it sees only the caller''s sessions');
