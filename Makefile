@@ -8,7 +8,7 @@ SUPABASE := node_modules/.bin/supabase
 LOCAL := env -u DATABASE_URL
 
 # What `make lint` checks.
-PY_SOURCES := src tests scripts examples conftest.py
+PY_SOURCES := src tests scripts examples
 SQL_SOURCES := supabase/migrations supabase/tests supabase/seed.sql
 
 # `make bench SCALE=0.3`, `make bench-sweep SWEEP=0.1,0.3,1,3`
@@ -75,7 +75,7 @@ lock: venv
 # What PostgreSQL 18 has and 17 (production) lacks, from both servers' catalogs; `make lint`'s
 # compat gate reads it. npm ci brings the pinned 17 binaries.
 compat-list: venv cli
-	$(BIN)/python -m lift_db.compat_catalog
+	$(BIN)/python -m lift_db.review.compat_catalog
 
 # Builds on a scratch database of the local server, so the server must run (not reset).
 snapshot: venv

@@ -14,13 +14,13 @@ import os
 import uuid
 from dataclasses import replace
 
+from lift_db.local.target import connect
 from lift_db.store import (
     NewSession,
     PermissionDeniedError,
     PostgresSessionStore,
     VersionConflictError,
 )
-from lift_db.target import connect
 
 DATABASE_URL = os.environ.get(
     "DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:54322/postgres"

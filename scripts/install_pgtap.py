@@ -36,11 +36,11 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-from lift_db import hostfs
-from lift_db.binaries import find_install
 from lift_db.errors import LiftDbError
-from lift_db.project import find_project
-from lift_db.server import SERVICE_USER
+from lift_db.local import hostfs
+from lift_db.local.binaries import find_install
+from lift_db.local.project import find_project
+from lift_db.local.server import SERVICE_USER
 
 # Debian's own checksums (the `SHA256:` of `apt-cache show`), one line per package file.
 PINNED_SHA256 = {

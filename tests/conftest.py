@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from lift_db.platform import ensure_platform_layer
-from lift_db.project import Project, find_project
-from lift_db.server import LOCAL_PASSWORD, SUPERUSER, LocalServer
-from lift_db.target import Target, connect
+from lift_db.local.platform_layer import ensure_platform_layer
+from lift_db.local.project import Project, find_project
+from lift_db.local.server import LOCAL_PASSWORD, SUPERUSER, LocalServer
+from lift_db.local.target import Target, connect
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -9,12 +9,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lift_db import backup, gates, migrations, new_migration, restore, schema_commands, stack
+from lift_db.backup import dump, restore
 from lift_db.errors import LiftDbError
-from lift_db.local_keys import LocalKeys
-from lift_db.project import Project, find_project
-from lift_db.server import LocalServer
-from lift_db.target import Target, resolve_target
+from lift_db.local.keys import LocalKeys
+from lift_db.local.project import Project, find_project
+from lift_db.local.server import LocalServer
+from lift_db.local.target import Target, resolve_target
+from lift_db.migrate import commands, new_migration, runner
+from lift_db.review import diff_commands, lint_gates
 
 EXIT_NOT_RUNNING = 3
 
@@ -181,7 +183,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     project = find_project()
     command: str = args.command
     if command == "lock":
-        return gates.lock_command(project, check=args.check, report=_report)
+        return lint_gates.lock_command(project, check=args.check, report=_report)
     if command == "new":
         path, notes = new_migration.create(project, args.name)
         for note in notes:
@@ -189,9 +191,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"created {path.relative_to(project.root)}")
         return 0
     if command == "compat":
-        return gates.compat_command(project, report=_report)
+        return lint_gates.compat_command(project, report=_report)
     if command == "diff":
-        return schema_commands.diff_command(
+        return diff_commands.diff_command(
             project,
             args.file,
             args.from_schemas,
@@ -201,14 +203,14 @@ def _dispatch(args: argparse.Namespace) -> int:
             report=_progress,
         )
     if command == "drift":
-        return schema_commands.drift_command(project, args.db_url, report=_report)
+        return diff_commands.drift_command(project, args.db_url, report=_report)
     if command == "snapshot":
         if args.db_url:
             raise LiftDbError(
                 "`lift-db snapshot` builds on a scratch database of the local server",
                 "drop --db-url",
             )
-        return gates.snapshot_command(project, check=args.check, report=_report)
+        return lint_gates.snapshot_command(project, check=args.check, report=_report)
     if command in ("start", "stop"):
         if args.db_url:
             raise LiftDbError(
@@ -222,7 +224,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
             return 0
         url = server.start(port=args.port)
-        stack.prepare(Target(url=url, admin_url=server.admin_url(), local=server), _report)
+        commands.prepare(Target(url=url, admin_url=server.admin_url(), local=server), _report)
         print(f"local server ready: {url}")
         return 0
     target = resolve_target(project, args.db_url)
@@ -245,10 +247,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             "the local server is not running", "start it with `lift-db start` (or `make db`)"
         )
     if command == "migrate":
-        stack.migrate(project, target, _report)
+        commands.migrate(project, target, _report)
     elif command == "dump":
-        output = args.output or backup.default_output()
-        backup.dump(target, output, _report)
+        output = args.output or dump.default_output()
+        dump.dump(target, output, _report)
         print(f"backup written: {output}")
     elif command == "restore":
         if target.local is not None:
@@ -257,7 +259,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             restore.restore(target, args.file, _report)
         print(f"database restored: {target.describe()}")
     elif command == "reset":
-        stack.reset(project, target, _report)
+        commands.reset(project, target, _report)
         print(f"database reset: {target.describe()}")
     return 0
 
@@ -293,11 +295,11 @@ def _status(project: Project, target: Target) -> int:
         exists = conn.execute(
             "select to_regclass('supabase_migrations.schema_migrations') is not null"
         ).fetchone()
-        files = migrations.discover(project.migrations_dir)
-        history = migrations.applied(conn) if exists and exists[0] else []
+        files = runner.discover(project.migrations_dir)
+        history = runner.applied(conn) if exists and exists[0] else []
     print(f"url: {target.describe()}")
     print(f"server version: {version}")
-    print(f"migrations: {len(history)} applied, {len(migrations.pending(files, history))} pending")
+    print(f"migrations: {len(history)} applied, {len(runner.pending(files, history))} pending")
     return 0
 
 

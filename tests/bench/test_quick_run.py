@@ -20,8 +20,8 @@ from lift_db.bench import analytics, vectors
 from lift_db.bench.database import detect
 from lift_db.bench.results import SECTIONS
 from lift_db.bench.scale import Scale
-from lift_db.server import LocalServer
-from lift_db.target import connect
+from lift_db.local.server import LocalServer
+from lift_db.local.target import connect
 from tests.conftest import ROOT
 
 DB = "lift_bench_ci"

@@ -15,9 +15,9 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 
-from lift_db import digest
-from lift_db.project import find_project
-from lift_db.target import resolve_target
+from lift_db.backup import _checksums
+from lift_db.local.project import find_project
+from lift_db.local.target import resolve_target
 
 Conn = psycopg.Connection[TupleRow]
 
@@ -98,7 +98,7 @@ def delete_auth_users(conn: Conn, ids: list[uuid.UUID]) -> None:
 class Snapshot:
     """Content and privileges of the app's data: equal snapshots, unchanged database."""
 
-    tables: dict[str, digest.TableDigest]
+    tables: dict[str, _checksums.TableDigest]
     privileges: list[str]
     catalog: list[str]
 
@@ -130,9 +130,9 @@ def snapshot(conn: Conn) -> Snapshot:
     with conn.transaction():
         conn.execute("set transaction isolation level repeatable read")
         conn.execute("set local search_path = ''")
-        tables = digest.digest(conn)
-        privileges = digest.privileges(conn)
-        schemas = digest.app_schemas(conn)
+        tables = _checksums.digest(conn)
+        privileges = _checksums.privileges(conn)
+        schemas = _checksums.app_schemas(conn)
         catalog = [str(r[0]) for r in conn.execute(_CATALOG, {"s": schemas}).fetchall()]
     return Snapshot(tables, privileges, catalog)
 

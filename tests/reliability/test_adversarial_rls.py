@@ -48,9 +48,11 @@ from hypothesis.stateful import (
 )
 from psycopg.types.json import Jsonb
 
-from lift_db import stack
-from lift_db.project import Project
+from lift_db.local.project import Project
+from lift_db.local.target import connect
+from lift_db.migrate import commands
 from lift_db.store import (
+    EMBEDDING_DIMENSIONS,
     NewSession,
     NotFoundError,
     PostgresSessionStore,
@@ -59,8 +61,6 @@ from lift_db.store import (
     SessionStore,
     StoreError,
 )
-from lift_db.store.models import EMBEDDING_DIMENSIONS
-from lift_db.target import connect
 from tests.conftest import ScratchFactory
 from tests.reliability import figures
 from tests.reliability.sql_attacker import SqlAttacker
@@ -1031,7 +1031,7 @@ def test_the_machine_finds_a_hole_in_isolation(
     scratch_db: ScratchFactory, project: Project, hole: str
 ) -> None:
     target = scratch_db()
-    stack.migrate(project, target, lambda _: None)
+    commands.migrate(project, target, lambda _: None)
     with connect(target.url) as conn:
         conn.execute(hole)
     _Shared.close()

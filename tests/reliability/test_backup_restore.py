@@ -23,11 +23,11 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from lift_db import pgtap, stack
-from lift_db.project import Project
-from lift_db.store import PostgresSessionStore
-from lift_db.store.models import EMBEDDING_DIMENSIONS
-from lift_db.target import Target, connect
+from lift_db.local.project import Project
+from lift_db.local.target import Target, connect
+from lift_db.migrate import commands
+from lift_db.store import EMBEDDING_DIMENSIONS, PostgresSessionStore
+from lift_db.testing import _pgtap
 from tests.conftest import ROOT, ScratchFactory, free_port, run_lift_db
 from tests.reliability import figures
 from tests.reliability.support import (
@@ -137,8 +137,8 @@ def share_comment_embed(url: str, users: dict[str, uuid.UUID]) -> None:
 def source(scratch_db: ScratchFactory, project: Project) -> Target:
     """A migrated, seeded database with awkward content."""
     target = scratch_db()
-    stack.migrate(project, target, lambda _: None)
-    stack.seed(project, target, lambda _: None)
+    commands.migrate(project, target, lambda _: None)
+    commands.seed(project, target, lambda _: None)
     populate(target.url)
     return target
 
@@ -164,7 +164,7 @@ def _run_pgtap_suite(url: str) -> int:
     """Every pgTAP file (helpers first, as pg_prove orders them); the number of assertions."""
     passed = 0
     for path in sorted((ROOT / "supabase" / "tests").glob("*.sql")):
-        run = pgtap.run_file(path, url)
+        run = _pgtap.run_file(path, url)
         assert run.passed, f"{path.name} on the restored database:\n{run.report()}"
         passed += len(run.assertions)
     return passed

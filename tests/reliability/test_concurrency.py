@@ -28,6 +28,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from lift_db.local.target import connect
 from lift_db.store import (
     NewSession,
     NotFoundError,
@@ -38,8 +39,7 @@ from lift_db.store import (
     VersionConflictError,
 )
 from lift_db.store.errors import ConflictError
-from lift_db.store.sqlstate import map_error
-from lift_db.target import connect
+from lift_db.store.postgres.sqlstate import map_error
 from tests.reliability import figures
 from tests.reliability.support import FUZZ_EXAMPLES, as_role, history_violations
 

@@ -32,7 +32,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
+from lift_db.local.target import connect
 from lift_db.store import (
+    EMBEDDING_DIMENSIONS,
     InvalidInputError,
     NewSession,
     NotFoundError,
@@ -43,9 +45,7 @@ from lift_db.store import (
     StoreError,
     VersionConflictError,
 )
-from lift_db.store.models import EMBEDDING_DIMENSIONS
-from lift_db.store.sqlstate import map_error
-from lift_db.target import connect
+from lift_db.store.postgres.sqlstate import map_error
 from tests.reliability import figures
 from tests.reliability.support import (
     EXPOSED_SCHEMAS,

@@ -20,9 +20,10 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from lift_db import digest, stack
-from lift_db.project import Project
-from lift_db.target import connect
+from lift_db.backup import _checksums
+from lift_db.local.project import Project
+from lift_db.local.target import connect
+from lift_db.migrate import commands
 from tests.conftest import ScratchFactory
 from tests.reliability import figures
 from tests.reliability.support import (
@@ -125,10 +126,10 @@ def test_auth_migration_history_and_private_schemas_are_unreadable(
     conn: Conn, actors: list[Actor]
 ) -> None:
     probes = Probes(conn)
-    hidden = ["auth", digest.MIGRATION_SCHEMA, "private"]
+    hidden = ["auth", _checksums.MIGRATION_SCHEMA, "private"]
     tables = _tables(conn, hidden)
     assert ("auth", "users") in tables
-    assert (digest.MIGRATION_SCHEMA, "schema_migrations") in tables
+    assert (_checksums.MIGRATION_SCHEMA, "schema_migrations") in tables
     for actor in actors:
         for schema, table in tables:
             name = sql.Identifier(schema, table)
@@ -245,8 +246,8 @@ def test_ddl_on_app_tables_is_refused(conn: Conn, actors: list[Actor]) -> None:
 
 def probe_ddl(probes: Probes, actors: list[Actor]) -> None:
     conn = probes.conn
-    schemas = digest.app_schemas(conn)
-    tables = digest.app_tables(conn, schemas)
+    schemas = _checksums.app_schemas(conn)
+    tables = _checksums.app_tables(conn, schemas)
     assert ("public", "sessions") in tables
     for actor in actors:
         for schema, table in tables:
@@ -278,8 +279,8 @@ def probe_ddl(probes: Probes, actors: list[Actor]) -> None:
 def test_grants_by_api_roles_change_nothing(conn: Conn, actors: list[Actor]) -> None:
     """GRANT by a role that holds some privileges without the grant option only warns: what
     counts is that it is refused or void."""
-    tables = digest.app_tables(conn, digest.app_schemas(conn))
-    before = digest.privileges(conn)
+    tables = _checksums.app_tables(conn, _checksums.app_schemas(conn))
+    before = _checksums.privileges(conn)
     for actor in actors:
         for schema, table in tables:
             statement = sql.SQL("grant all on {} to anon, authenticated").format(
@@ -290,7 +291,7 @@ def test_grants_by_api_roles_change_nothing(conn: Conn, actors: list[Actor]) -> 
                     act_as(conn, actor.role, actor.user)
                     conn.execute(statement)
                     conn.execute("reset role")
-                    assert digest.privileges(conn) == before, f"{actor.role} granted on {table}"
+                    assert _checksums.privileges(conn) == before, f"{actor.role} granted on {table}"
             except psycopg.errors.InsufficientPrivilege:
                 pass
             figures.add("privilege probes: tried", 1)
@@ -389,7 +390,7 @@ def test_functions_the_api_does_not_offer_are_refused(conn: Conn, actors: list[A
 def probe_functions(probes: Probes, actors: list[Actor]) -> list[str]:
     conn = probes.conn
     exposed = functions(conn, list(EXPOSED_SCHEMAS))
-    hidden = functions(conn, [s for s in digest.app_schemas(conn) if s not in EXPOSED_SCHEMAS])
+    hidden = functions(conn, [s for s in _checksums.app_schemas(conn) if s not in EXPOSED_SCHEMAS])
     assert any(f.name == "update_session_ir" for f in exposed)
     assert any(f.security_definer for f in hidden)
     offered: list[str] = []
@@ -463,7 +464,7 @@ def test_the_probes_catch_a_forgotten_revoke_and_a_leaking_function(
     authenticated, and a SECURITY DEFINER function in public that Supabase's default
     privileges hand to anon."""
     target = scratch_db()
-    stack.migrate(project, target, lambda _: None)
+    commands.migrate(project, target, lambda _: None)
     with connect(target.url) as conn:
         uid = create_auth_user(conn, "victim")
         conn.execute("grant truncate on public.sessions to authenticated")

@@ -24,8 +24,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from lift_db.binaries import find_install
-from lift_db.target import Target, connect
+from lift_db.local.binaries import find_install
+from lift_db.local.target import Target, connect
 from tests.conftest import ScratchFactory, run_lift_db
 
 SOURCE_SQL = """
@@ -291,7 +291,7 @@ def test_a_manifest_that_claims_a_platform_schema_is_refused(
 PROBE = """
 import resource, sys
 from pathlib import Path
-from lift_db.backup import open_backup
+from lift_db.backup.dump import open_backup
 from lift_db.errors import LiftDbError
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:

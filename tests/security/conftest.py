@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from lift_db.project import find_project
-from lift_db.target import connect, resolve_target
+from lift_db.local.project import find_project
+from lift_db.local.target import connect, resolve_target
 from tests.conftest import ROOT
 from tests.reliability.support import Conn, database_url
 from tests.security import tally

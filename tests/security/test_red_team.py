@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 import pytest
 
-from lift_db import stack
-from lift_db.project import Project
-from lift_db.target import connect
+from lift_db.local.project import Project
+from lift_db.local.target import connect
+from lift_db.migrate import commands
 from tests.conftest import ScratchFactory
 from tests.reliability.support import Conn
 from tests.security.attacks import (
@@ -151,7 +151,7 @@ def test_the_red_team_finds_a_planted_hole(
     functions: set[str],
 ) -> None:
     target = scratch_db()
-    stack.migrate(project, target, lambda _: None)
+    commands.migrate(project, target, lambda _: None)
     with connect(target.url) as conn:
         conn.execute(statement)
     with build_world(target.url) as world, connect(target.url) as admin:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from lift_db.store.models import EMBEDDING_DIMENSIONS
-from lift_db.target import connect
+from lift_db.local.target import connect
+from lift_db.store import EMBEDDING_DIMENSIONS
 from tests.reliability.support import Conn, as_role, create_auth_user, delete_auth_users
 
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from lift_db.project import find_project
+from lift_db.local.project import find_project
+from lift_db.local.target import connect, resolve_target
 from lift_db.store import InMemorySessionStore, PostgresSessionStore, SessionStoreFactory
-from lift_db.target import connect, resolve_target
 from tests.conftest import ROOT
 
 

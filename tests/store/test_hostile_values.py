@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lift_db.local.target import connect
 from lift_db.store import (
     EMBEDDING_DIMENSIONS,
     InvalidInputError,
@@ -16,7 +17,6 @@ from lift_db.store import (
     PostgresSessionStore,
     SessionStore,
 )
-from lift_db.target import connect
 from tests.store.conftest import database_url
 
 SQL_METACHARACTERS = st.sampled_from(

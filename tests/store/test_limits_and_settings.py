@@ -10,14 +10,15 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
-from lift_db.project import find_project
+from lift_db.local.project import find_project
+from lift_db.local.target import connect, resolve_target
 from lift_db.store import (
     NewSession,
     PayloadTooLargeError,
     PostgresSessionStore,
     UndecodableValueError,
 )
-from lift_db.target import connect, resolve_target
+from lift_db.store.postgres._base import Operation, Steps, one
 from tests.conftest import ROOT
 from tests.store.conftest import Backend, database_url
 
@@ -82,13 +83,11 @@ def test_the_api_roles_settings_apply_in_every_store_transaction(
     assert expected[0], "the authenticated role has no statement_timeout setting"
     user = pg_factory.for_user(auth_users())
 
-    def timeout(cur: psycopg.Cursor[dict[str, str]]) -> str:
-        cur.execute("select current_setting('statement_timeout') as value")
-        row = cur.fetchone()
-        assert row is not None
-        return row["value"]
+    def timeout() -> Steps[str]:
+        row = yield one("select current_setting('statement_timeout')")
+        return str(row[0])
 
-    assert user._run(timeout) == expected[0]
+    assert user._run(Operation("timeout", timeout)) == expected[0]
     # The login role's own value comes back after the transaction: the setting was local.
     with pg_factory._pool.connection() as conn:
         row = conn.execute("select current_setting('statement_timeout')").fetchone()

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import pytest
 
+from lift_db.local.target import connect
 from lift_db.store import (
     EMBEDDING_DIMENSIONS,
     InvalidInputError,
@@ -22,8 +23,7 @@ from lift_db.store import (
     PostgresSessionStore,
     VersionConflictError,
 )
-from lift_db.store import models as store_models
-from lift_db.target import connect
+from lift_db.store import _validation as store_validation
 from tests.store.conftest import Backend, database_url
 
 IR = {"entities": [{"name": "Todo"}]}
@@ -284,7 +284,7 @@ def test_the_databases_own_checks_are_invalid_input(
     """A client whose idea of the dimension is wrong still gets InvalidInputError, by SQLSTATE."""
     alice = pg_factory.for_user(auth_users())
     session = alice.create(NewSession(prompt="p", current_ir=IR))
-    monkeypatch.setattr(store_models, "EMBEDDING_DIMENSIONS", 3)
+    monkeypatch.setattr(store_validation, "EMBEDDING_DIMENSIONS", 3)
     with pytest.raises(InvalidInputError, match="expected 1536 dimensions, not 3"):
         alice.set_embedding(session.id, [1.0, 0.0, 0.0], model="m", ir_version=1)
     with pytest.raises(InvalidInputError, match="has 3 dimensions; session embeddings have 1536"):

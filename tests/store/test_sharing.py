@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 from psycopg.types.json import Jsonb
 
+from lift_db.local.target import connect
 from lift_db.store import (
     InvalidInputError,
     NewSession,
@@ -17,7 +18,6 @@ from lift_db.store import (
     PostgresSessionStore,
     VersionConflictError,
 )
-from lift_db.target import connect
 from tests.store.conftest import Backend, database_url
 
 IR1 = {"entities": [{"name": "Todo"}]}

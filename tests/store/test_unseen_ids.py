@@ -20,8 +20,8 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from lift_db.local.target import connect
 from lift_db.store import EMBEDDING_DIMENSIONS, NewSession, PromptSession, SessionStore
-from lift_db.target import connect
 from tests.store.conftest import Backend, database_url
 
 VECTOR = [1.0] + [0.0] * (EMBEDDING_DIMENSIONS - 1)

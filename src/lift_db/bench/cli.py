@@ -23,7 +23,7 @@ from lift_db.bench.results import SECTIONS, RunResult
 from lift_db.bench.runner import run_once
 from lift_db.bench.scale import Repeats, Scale
 from lift_db.errors import LiftDbError
-from lift_db.project import Project, find_project
+from lift_db.local.project import Project, find_project
 
 QUICK_SCALE = 0.01
 QUICK_DB = "lift_bench_quick"

@@ -19,17 +19,17 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from lift_db import migrations, stack
 from lift_db.errors import LiftDbError
-from lift_db.project import Project
-from lift_db.server import LocalServer
-from lift_db.target import Target, connect
+from lift_db.local.project import Project
+from lift_db.local.server import LocalServer
+from lift_db.local.target import Target, connect
+from lift_db.migrate import commands, runner
 
 DEFAULT_NAME = "lift_bench"
 _NAME = re.compile(r"^lift_bench[a-z0-9_]{0,40}$")
 
 Conn = psycopg.Connection[TupleRow]
-Report = stack.Report
+Report = commands.Report
 
 
 def one(conn: Conn, query: LiteralString, params: Any = None) -> tuple[Any, ...]:
@@ -76,11 +76,11 @@ def create(project: Project, name: str, report: Report) -> BenchDatabase:
     target = Target(
         url=server.url(dbname=check_name(name)), admin_url=server.admin_url(name), local=server
     )
-    files = migrations.discover(project.migrations_dir)
-    stack.recreate_database(target, report)
-    stack.prepare(target, report)
+    files = runner.discover(project.migrations_dir)
+    commands.recreate_database(target, report)
+    commands.prepare(target, report)
     with target.connect() as conn:
-        applied = migrations.migrate(conn, files, lambda _: None)
+        applied = runner.migrate(conn, files, lambda _: None)
     report(f"applied {len(applied)} migrations to {name}")
     return BenchDatabase(name=name, url=target.url, admin_url=server.admin_url(name))
 

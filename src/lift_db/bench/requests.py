@@ -14,7 +14,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from lift_db.bench.measure import clock
-from lift_db.store import queries as store_queries
+from lift_db.store.postgres import queries as store_queries
 
 Conn = psycopg.Connection[TupleRow]
 Query = LiteralString | sql.SQL | sql.Composed

@@ -29,7 +29,7 @@ from lift_db.bench.progress import Progress
 from lift_db.bench.requests import Identity, Query, plan, timed
 from lift_db.bench.results import Figure, Goal
 from lift_db.bench.scale import Repeats
-from lift_db.store import queries as store_queries
+from lift_db.store.postgres import queries as store_queries
 
 RLS_GOAL = Goal("ratio ≤ 1.10", "ratio", "<=", 1.10)
 

@@ -11,7 +11,7 @@ from lift_db.bench.measure import clock
 from lift_db.bench.progress import Progress
 from lift_db.bench.results import SECTIONS, Figure, RunResult, Skipped
 from lift_db.bench.scale import Repeats, Scale
-from lift_db.project import Project
+from lift_db.local.project import Project
 
 Section = Callable[[BenchDatabase, Repeats, Progress], list[Figure]]
 

@@ -1,6 +1,6 @@
 """Section 5: operations per second through PostgresSessionStore against raw psycopg sending the
-very same statements (lift_db.store.queries) in the same transactions, with one connection and
-with eight.
+very same statements (lift_db.store.postgres.queries) in the same transactions, with one
+connection and with eight.
 
 One cycle is what a client does with a session: get it, list the user's active sessions (page of
 20), write a new IR, read the history: four operations. Each worker owns its sessions, so no two
@@ -28,7 +28,7 @@ from lift_db.bench.scale import Repeats
 from lift_db.bench.workers import run_workers
 from lift_db.errors import LiftDbError
 from lift_db.store import PostgresSessionStore
-from lift_db.store import queries as q
+from lift_db.store.postgres import queries as q
 
 OPS_PER_CYCLE = 4
 STORE_GOAL = Goal("ratio ≥ 0.80", "ratio", ">=", 0.80)

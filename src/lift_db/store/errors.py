@@ -1,7 +1,21 @@
-"""What callers of the session store must handle, independent of the implementation.
+"""Every error the session store raises, whichever implementation: one hierarchy.
 
-Expected database errors are mapped by SQLSTATE (see `lift_db.store.sqlstate`): callers never
-catch a driver exception for them.
+Database errors are mapped by SQLSTATE, by class first and then by exact code
+(lift_db.store.postgres.sqlstate): callers never catch a driver exception. `retryable` says
+whether the same call may simply be made again (nothing was written, or the database was away).
+
+    StoreError
+    ├── InvalidInputError            class 22 (data), 23 (integrity), 428C9
+    │   └── PayloadTooLargeError     class 54 (over a limit)
+    ├── NotFoundError                PT404, P0002
+    ├── PermissionDeniedError        42501
+    ├── AuthenticationError          a refused access token (no query ran)
+    ├── ConflictError                class 40 (serialization failure, deadlock)  retryable
+    │   └── VersionConflictError     PT409 (re-read, then decide)
+    ├── StatementTimeoutError        57014, 55P03 (statement or lock timeout)
+    ├── StoreUnavailableError        class 08, 53, 57; connection lost          retryable
+    ├── SchemaMismatchError          class 42 (undefined table, function, …)
+    └── UndecodableValueError        a stored value the store cannot decode
 """
 
 from __future__ import annotations
@@ -11,6 +25,8 @@ from uuid import UUID
 
 class StoreError(Exception):
     """Base of every error the session store raises on purpose."""
+
+    retryable: bool = False
 
 
 class InvalidInputError(StoreError, ValueError):
@@ -40,9 +56,14 @@ class PermissionDeniedError(StoreError, PermissionError):
 class ConflictError(StoreError):
     """A concurrent writer got in the way; nothing was written and the call may be retried."""
 
+    retryable = True
+
 
 class VersionConflictError(ConflictError):
-    """Another writer changed the IR after the caller read it; nothing was written."""
+    """Another writer changed the IR after the caller read it; nothing was written. Retrying the
+    same call fails the same way: the caller re-reads and decides."""
+
+    retryable = False
 
     def __init__(
         self, session_id: UUID, expected: int, current: int | None, message: str | None = None
@@ -58,7 +79,19 @@ class VersionConflictError(ConflictError):
 
 
 class StoreUnavailableError(StoreError):
-    """The database cannot be reached or refused the connection."""
+    """The database cannot be reached, refused the connection, or went away mid-call."""
+
+    retryable = True
+
+
+class StatementTimeoutError(StoreError):
+    """A statement ran past its role's statement_timeout or lock_timeout, or was cancelled; its
+    transaction was rolled back."""
+
+
+class SchemaMismatchError(StoreError):
+    """The database lacks what the store expects (a table, column or function): the migrations
+    the store was written against are not applied."""
 
 
 class AuthenticationError(StoreError, PermissionError):

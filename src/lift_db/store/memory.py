@@ -19,10 +19,25 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+from lift_db.store._base import (
+    NO_VERIFIER,
+    OWNER_ONLY,
+    WRITERS,
+    Access,
+    Action,
+    ViewChecks,
+    access_of,
+    check_stored,
+    not_found,
+    not_shared,
+    owner_field_refusal,
+    require,
+)
+from lift_db.store._validation import parse_uuid
 from lift_db.store.errors import (
+    AuthenticationError,
     InvalidInputError,
     NotFoundError,
-    PermissionDeniedError,
     VersionConflictError,
 )
 from lift_db.store.models import (
@@ -35,19 +50,8 @@ from lift_db.store.models import (
     Share,
     ShareRole,
     SimilarSession,
-    check_event,
-    check_new_session_id,
-    parse_uuid,
-    validate_description,
-    validate_embedding,
-    validate_ir_version,
-    validate_limit,
-    validate_model,
-    validate_search,
-    validate_share_role,
-    validate_update,
-    validate_version,
 )
+from lift_db.store.tokens import TokenVerifier
 
 
 @dataclass(frozen=True)
@@ -74,12 +78,22 @@ class _Data:
 class InMemorySessionStore:
     """Factory of per-user views over one shared in-process dataset."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, verifier: TokenVerifier | None = None) -> None:
         self._data = _Data()
+        self._verifier = verifier
 
     def for_user(self, user_id: UUID | str) -> _MemoryView:
         uid = self.add_user(user_id)
         return _MemoryView(self._data, uid)
+
+    def for_token(self, access_token: str) -> _MemoryView:
+        """The token's user after verifying it, as the Postgres store does; anon: no user."""
+        if self._verifier is None:
+            raise AuthenticationError(NO_VERIFIER, "unconfigured")
+        verified = self._verifier.verify(access_token)
+        if verified.user_id is None:
+            return _MemoryView(self._data, None, service=False)
+        return self.for_user(verified.user_id)
 
     def add_user(self, user_id: UUID | str | None = None) -> UUID:
         """Make a user exist (what signing up does); a new id when none is given."""
@@ -89,26 +103,23 @@ class InMemorySessionStore:
         return uid
 
     def service(self) -> _MemoryView:
-        return _MemoryView(self._data, None)
+        return _MemoryView(self._data, None, service=True)
 
     def close(self) -> None:
         pass
 
 
-class _MemoryView:
-    def __init__(self, data: _Data, user_id: UUID | None) -> None:
+class _MemoryView(ViewChecks):
+    def __init__(self, data: _Data, user_id: UUID | None, *, service: bool = False) -> None:
         self._data = data
-        self._user = user_id  # None: service mode
+        self._user = user_id
+        self._service = service
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _access(self, session: PromptSession) -> str | None:
-        """'service', 'owner', 'editor' or 'viewer'; None when the session is not for us."""
-        if self._user is None:
-            return "service"
-        if session.user_id == self._user:
-            return "owner"
-        share = self._data.shares.get((session.id, self._user))
-        return None if share is None else share.role
+    def _access(self, session: PromptSession) -> Access | None:
+        share = None if self._user is None else self._data.shares.get((session.id, self._user))
+        role = None if share is None else share.role
+        return access_of(self._user, session.user_id, role, service=self._service)
 
     def _visible(self, session_id: UUID | str) -> PromptSession | None:
         sid = parse_uuid(session_id)
@@ -117,20 +128,15 @@ class _MemoryView:
             return None
         return session
 
-    def _refuse_viewer(self, session: PromptSession) -> None:
-        if self._access(session) == "viewer":
-            raise PermissionDeniedError(
-                f"session {session.id} is shared with this user as viewer: it cannot be changed"
-            )
-
-    def _require_owner(self, session: PromptSession, action: str) -> None:
-        if self._access(session) not in ("owner", "service"):
-            raise PermissionDeniedError(f"only the owner of session {session.id} can {action} it")
-
-    def _require(self, session_id: UUID | str) -> PromptSession:
+    def _require(
+        self, session_id: UUID | str, action: Action | None = None, allowed: tuple[Access, ...] = ()
+    ) -> PromptSession:
+        """The session, if it exists for us and (given an action) we may do it to it."""
         session = self._visible(session_id)
         if session is None:
-            raise NotFoundError(f"session {session_id} not found")
+            raise not_found(session_id)
+        if action is not None:
+            require(session.id, self._access(session), action, allowed)
         return session
 
     def _write_version(
@@ -148,13 +154,7 @@ class _MemoryView:
 
     # -- contract --------------------------------------------------------------------------------
     def create(self, new: NewSession) -> PromptSession:
-        new.validate()
-        owner = new.user_id if new.user_id is not None else self._user
-        if owner is None:
-            raise InvalidInputError("a session needs an owner: set NewSession.user_id")
-        if self._user is not None and owner != self._user:
-            raise PermissionDeniedError("a user cannot create a session owned by another user")
-        check_new_session_id(new, self._user)
+        owner = self._check_create(new)
         now = datetime.now(UTC)
         with self._data.lock:
             sid = new.id or uuid4()
@@ -185,14 +185,10 @@ class _MemoryView:
     def update(
         self, session: PromptSession, *, change_description: str | None = None
     ) -> PromptSession:
-        validate_update(session, change_description)
+        sid = self._check_update(session, change_description)
         with self._data.lock:
-            stored = self._require(session.id)
-            self._refuse_viewer(stored)
-            if session.user_id != stored.user_id:
-                raise PermissionDeniedError("a session cannot change its owner")
-            if stored.ir_version != session.ir_version:
-                raise VersionConflictError(session.id, session.ir_version, stored.ir_version)
+            stored = self._require(sid, "change", WRITERS)
+            check_stored(session, stored)
             if self._access(stored) == "editor":
                 for what, mine, theirs in (
                     ("status", session.status, stored.status),
@@ -201,16 +197,12 @@ class _MemoryView:
                      (stored.holes, stored.assists)),
                 ):  # fmt: skip
                     if mine != theirs:
-                        raise PermissionDeniedError(
-                            f"only the owner of session {stored.id} can change its {what}"
-                        )
+                        raise owner_field_refusal(stored.id, what)
                 if session.current_ir == stored.current_ir:
                     return copy.deepcopy(stored)  # nothing to write
             now = datetime.now(UTC)
             result = stored
-            if session.current_ir != stored.current_ir:
-                if session.current_ir is None:
-                    raise InvalidInputError("current_ir cannot be removed once a session has an IR")
+            if session.current_ir is not None and session.current_ir != stored.current_ir:
                 result = self._write_version(result, session.current_ir, change_description, now)
             result = replace(
                 result,
@@ -224,13 +216,12 @@ class _MemoryView:
             return copy.deepcopy(result)
 
     def _list(self, status: str | None, limit: int | None) -> list[PromptSession]:
-        if limit is not None and limit < 0:
-            raise InvalidInputError("limit must be 0 or more")
+        limit = self._check_list(limit)
         with self._data.lock:
             rows = [
                 s
                 for s in self._data.sessions.values()
-                if (self._user is None or s.user_id == self._user)
+                if (self._service or s.user_id == self._user)
                 and (status is None or s.status == status)
             ]
             rows.sort(key=lambda s: (s.created_at, s.id.bytes), reverse=True)
@@ -244,8 +235,7 @@ class _MemoryView:
 
     def delete(self, session_id: UUID | str) -> None:
         with self._data.lock:
-            session = self._require(session_id)
-            self._require_owner(session, "delete")
+            session = self._require(session_id, "delete", OWNER_ONLY)
             del self._data.sessions[session.id]
             self._data.history.pop(session.id, None)
             self._data.embeddings.pop(session.id, None)
@@ -270,13 +260,9 @@ class _MemoryView:
         expected_version: int | None = None,
         change_description: str | None = None,
     ) -> PromptSession:
-        validate_description(change_description)
-        validate_version(to_version, "to_version")
-        if expected_version is not None:
-            validate_version(expected_version, "expected_version", expected=True)
+        sid = self._check_rollback(session_id, to_version, expected_version, change_description)
         with self._data.lock:
-            stored = self._require(session_id)
-            self._refuse_viewer(stored)
+            stored = self._require(sid, "change", WRITERS)
             entry = next(
                 (h for h in self._data.history.get(stored.id, []) if h.version == to_version),
                 None,
@@ -300,13 +286,10 @@ class _MemoryView:
         model: str,
         ir_version: int,
     ) -> SessionEmbedding:
-        vector = validate_embedding(embedding)
-        validate_model(model)
-        validate_ir_version(ir_version)
+        sid, vector = self._check_embedding(session_id, embedding, model, ir_version)
         with self._data.lock:
-            session = self._require(session_id)
             # Readers of a shared session may search it; only its owner writes its embedding.
-            self._require_owner(session, "embed")
+            session = self._require(sid, "embed", OWNER_ONLY)
             if not 1 <= ir_version <= session.ir_version:
                 raise NotFoundError(f"session {session.id} has no ir version {ir_version}")
             stored = self._data.embeddings.get(session.id)
@@ -339,8 +322,7 @@ class _MemoryView:
     def search_similar(
         self, embedding: Sequence[float], limit: int = 10, min_similarity: float = -1.0
     ) -> list[SimilarSession]:
-        query = validate_embedding(embedding)
-        count, threshold = validate_search(limit, min_similarity)
+        query, count, threshold = self._check_search(embedding, limit, min_similarity)
         query_norm = math.sqrt(math.fsum(x * x for x in query))
         with self._data.lock:
             scored = []
@@ -371,12 +353,9 @@ class _MemoryView:
     def share(
         self, session_id: UUID | str, user_id: UUID | str, role: ShareRole = "viewer"
     ) -> Share:
-        sid = parse_uuid(session_id)
-        grantee = parse_uuid(user_id, "user id")
-        validate_share_role(role)
+        sid, grantee = self._check_share(session_id, user_id, role)
         with self._data.lock:
-            session = self._require(sid)
-            self._require_owner(session, "share")
+            session = self._require(sid, "share", OWNER_ONLY)
             if grantee == session.user_id:
                 raise InvalidInputError("a session cannot be shared with its owner")
             if grantee not in self._data.users:
@@ -392,20 +371,16 @@ class _MemoryView:
             return share
 
     def unshare(self, session_id: UUID | str, user_id: UUID | str) -> None:
-        sid = parse_uuid(session_id)
-        grantee = parse_uuid(user_id, "user id")
+        sid, grantee = self._check_unshare(session_id, user_id)
         with self._data.lock:
             session = self._require(sid)
             if grantee != self._user:  # anyone may leave; only the owner removes others
-                self._require_owner(session, "unshare")
+                require(sid, self._access(session), "unshare", OWNER_ONLY)
             if self._data.shares.pop((sid, grantee), None) is None:
-                raise NotFoundError(f"session {sid} is not shared with user {grantee}")
+                raise not_shared(sid, grantee)
 
     def leave_share(self, session_id: UUID | str) -> None:
-        sid = parse_uuid(session_id)
-        if self._user is None:
-            raise InvalidInputError("service mode acts as no user: nothing is shared with it")
-        self.unshare(sid, self._user)
+        self.unshare(*self._check_leave(session_id))
 
     def shares(self, session_id: UUID | str) -> list[Share]:
         with self._data.lock:
@@ -420,9 +395,7 @@ class _MemoryView:
             return rows
 
     def list_shared_with_me(self, *, limit: int | None = None) -> list[PromptSession]:
-        validate_limit(limit)
-        if self._user is None:
-            raise InvalidInputError("service mode acts as no user: nothing is shared with it")
+        limit = self._check_shared_with_me(limit)
         with self._data.lock:
             rows = [
                 self._data.sessions[sid]
@@ -441,21 +414,21 @@ class _MemoryView:
         latency_ms: int | None = None,
         user_id: UUID | str | None = None,
     ) -> AnalyticsEvent:
-        request = check_event(self._user, event_type, session_id, event_data, latency_ms, user_id)
-        sid, owner, data = request.session_id, request.user_id, request.event_data
-        actor = owner if owner is not None else self._user
+        request = self._check_event(event_type, session_id, event_data, latency_ms, user_id)
+        sid, data = request.session_id, request.event_data
+        actor = request.user_id if request.user_id is not None else self._user
         with self._data.lock:
             if sid is not None and self._visible(sid) is None:
-                raise NotFoundError(f"session {sid} not found")
+                raise not_found(sid)
             if actor is None or actor not in self._data.users:
                 raise InvalidInputError(f"user {actor} does not exist")
             event = AnalyticsEvent(
                 id=uuid4(),
                 session_id=sid,
                 user_id=actor,
-                event_type=event_type,
+                event_type=request.event_type,
                 event_data=copy.deepcopy(data),
-                latency_ms=latency_ms,
+                latency_ms=request.latency_ms,
                 created_at=datetime.now(UTC),
             )
             self._data.events.append(event)
@@ -464,13 +437,12 @@ class _MemoryView:
     def events(
         self, *, session_id: UUID | str | None = None, limit: int | None = None
     ) -> list[AnalyticsEvent]:
-        validate_limit(limit)
-        sid = None if session_id is None else parse_uuid(session_id)
+        sid, limit = self._check_events(session_id, limit)
         with self._data.lock:
             rows = [
                 e
                 for e in self._data.events
-                if (self._user is None or e.user_id == self._user)
+                if (self._service or e.user_id == self._user)
                 and (sid is None or e.session_id == sid)
             ]
             rows.sort(key=lambda e: (e.created_at, e.id.bytes), reverse=True)

@@ -177,7 +177,21 @@ class SessionStoreFactory(Protocol):
     """Hands out stores that act as one user, and the explicit service mode."""
 
     def for_user(self, user_id: UUID | str) -> SessionStore:
-        """A store whose every call acts as this user, so RLS isolates it from everyone else."""
+        """A store whose every call acts as this user, so RLS isolates it from everyone else.
+
+        Trusted: the caller vouches for the id (back-office jobs, code that verified the user
+        itself). A request handler holding the user's access token uses `for_token`.
+        """
+        ...
+
+    def for_token(self, access_token: str) -> SessionStore:
+        """A store acting as the user of a Supabase access token, after verifying it.
+
+        The token's signature, `exp`, `nbf`, `aud` and `role` are checked first; a refused token
+        (expired, forged, wrongly signed, service_role) raises `AuthenticationError` and no
+        query runs. Every call then acts with the token's role and complete claims, as PostgREST
+        does.
+        """
         ...
 
     def service(self) -> SessionStore:

@@ -1,0 +1,92 @@
+"""Connection-pool settings of the Postgres stores, from arguments or the environment.
+
+An app in a container (Modal, Cloud Run, …) keeps a small pool per process, in front of
+Supabase's transaction pooler (port 6543), which multiplexes every process's connections onto a
+few server connections:
+
+- `min_size` (LIFT_DB_POOL_MIN_SIZE, default 1): connections opened at start and kept; 1 makes
+  a cold start cheap.
+- `max_size` (LIFT_DB_POOL_MAX_SIZE, 8): the most concurrent calls per process; more wait.
+- `max_lifetime` (LIFT_DB_POOL_MAX_LIFETIME, 1800 s): a connection is replaced after this, so
+  none outlives a pooler restart or a DNS change for long.
+- `max_idle` (LIFT_DB_POOL_MAX_IDLE, 300 s): idle connections above min_size close after this.
+- `timeout` (LIFT_DB_POOL_TIMEOUT, 30 s): how long a call waits for a connection before
+  StoreUnavailableError.
+- `check` (LIFT_DB_POOL_CHECK, false): test each connection as it is taken out of the pool.
+- `slow_statement_ms` (LIFT_DB_SLOW_STATEMENT_MS, 500): statements slower than this are logged
+  as warnings on the `lift_db.store` logger.
+
+`check` costs a round trip on every call; leave it off when the app is the only thing that can
+break its connections and turn it on where connections die silently (idle timeouts of a NAT or
+load balancer shorter than max_idle).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from lift_db.store.errors import StoreError
+
+ENV_PREFIX = "LIFT_DB_POOL_"
+SLOW_STATEMENT_ENV = "LIFT_DB_SLOW_STATEMENT_MS"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    min_size: int = 1
+    max_size: int = 8
+    max_lifetime: float = 1800.0
+    max_idle: float = 300.0
+    timeout: float = 30.0
+    check: bool = False
+    slow_statement_ms: float = 500.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.min_size <= self.max_size or self.max_size < 1:
+            raise StoreError(
+                f"pool sizes must satisfy 0 <= min_size <= max_size, max_size >= 1; got "
+                f"min_size={self.min_size}, max_size={self.max_size}"
+            )
+        for name in ("max_lifetime", "max_idle", "timeout"):
+            if not getattr(self, name) > 0:
+                raise StoreError(f"pool setting {name} must be more than 0 seconds")
+        if not self.slow_statement_ms >= 0:
+            raise StoreError("slow_statement_ms must be 0 or more")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> PoolSettings:
+        """Defaults, overridden by LIFT_DB_POOL_<NAME> and LIFT_DB_SLOW_STATEMENT_MS."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key = ENV_PREFIX + f.name.upper()
+            if f.name == "slow_statement_ms":
+                key = SLOW_STATEMENT_ENV
+            raw = env.get(key, "").strip()
+            if raw:
+                values[f.name] = _parse(key, raw, type(f.default))
+        return cls(**values)
+
+    def with_overrides(self, **overrides: float | int | bool | None) -> PoolSettings:
+        """These settings with every argument that is not None replacing its field."""
+        given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+        return replace(self, **given) if given else self
+
+
+def _parse(key: str, raw: str, kind: type) -> int | float | bool:
+    try:
+        if kind is bool:
+            lowered = raw.lower()
+            if lowered not in _TRUE | _FALSE:
+                raise ValueError(raw)
+            return lowered in _TRUE
+        if kind is int:
+            return int(raw)
+        return float(raw)
+    except ValueError:
+        raise StoreError(f"{key}={raw!r} is not a valid {kind.__name__}") from None

@@ -1,0 +1,306 @@
+"""Similarity search at a size where RLS filtering and the HNSW index really interact.
+
+3,000 sessions carry clustered 1536-dimensional embeddings (30 clusters, built in SQL from a fixed
+seed); one user, the owner, has 1% of them, another user the rest. RLS filters the rows an HNSW
+scan produces after the scan, so a plain scan (pgvector's defaults) leaves the owner with almost
+nothing. public.match_sessions must still return the requested count, through the index, and
+its results must agree with an exact scan over the same readable rows: recall@10 is measured
+against one, for the owner (1% readable) and for service_role (everything readable).
+
+Everything runs in one transaction that is rolled back, so the fixture leaves no rows behind.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import TupleRow
+
+from lift_db.local.project import find_project
+from lift_db.local.target import resolve_target
+from tests.conftest import ROOT
+
+SESSIONS = 3_000
+OWNED_EVERY = 100  # the owner has 1 session in 100
+CLUSTERS = 30
+QUERIES = 20
+K = 10
+NOISE = 0.7  # per-component spread around a cluster centre (centre components ~ N(0, 1))
+MIN_RECALL = 0.9
+
+Conn = psycopg.Connection[TupleRow]
+
+
+@dataclass(frozen=True)
+class Fixture:
+    conn: Conn
+    owner: uuid.UUID
+    crowd: uuid.UUID
+    queries: list[str]  # query embeddings as vector text
+
+
+def act_as(conn: Conn, role: str, user_id: uuid.UUID | None = None) -> None:
+    """Switch identity for the rest of the transaction, as PostgREST does per request."""
+    claims: dict[str, str] = {"role": role}
+    if user_id is not None:
+        claims["sub"] = str(user_id)
+    conn.execute(
+        "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
+        (role, json.dumps(claims)),
+    )
+
+
+@pytest.fixture(scope="module")
+def fixture() -> Iterator[Fixture]:
+    target = resolve_target(find_project(ROOT))
+    # The superuser, where there is one, can also capture the function's own plan (auto_explain).
+    conn = target.connect(admin=True, autocommit=False)
+    try:
+        owner, crowd = uuid.uuid4(), uuid.uuid4()
+        conn.execute(
+            "insert into auth.users (id, aud, role, email, raw_app_meta_data, created_at)"
+            " select u, 'authenticated', 'authenticated', u::text || '@vector.test',"
+            ' \'{"provider": "email"}\', now() from unnest(%s::uuid[]) as u',
+            ([owner, crowd],),
+        )
+        conn.execute("select setseed(0.42)")
+        # Cluster centres, then each session's embedding: its centre plus Gaussian noise.
+        conn.execute(
+            "create temporary table centre on commit drop as"
+            " select c, d, random_normal() as x"
+            "   from generate_series(0, %s - 1) as c, generate_series(1, 1536) as d",
+            (CLUSTERS,),
+        )
+        conn.execute(
+            "create temporary table member on commit drop as"
+            " select i, gen_random_uuid() as session_id,"
+            "        floor(random() * %s)::integer as cluster"
+            "   from generate_series(1, %s) as i",
+            (CLUSTERS, SESSIONS),
+        )
+        conn.execute(
+            "insert into public.sessions (id, user_id, prompt, current_ir)"
+            " select m.session_id, case when m.i %% %s = 0 then %s else %s end,"
+            "        'vector fixture ' || m.i, '{\"spec\": \"fixture\"}'"
+            "   from member as m",
+            (OWNED_EVERY, owner, crowd),
+        )
+        conn.execute(
+            "insert into public.session_embeddings (session_id, embedding, model, ir_version)"
+            " select m.session_id,"
+            "        array_agg(c.x + %s * random_normal() order by c.d)::extensions.vector,"
+            "        'fixture-model', 1"
+            "   from member as m join centre as c on c.c = m.cluster"
+            "  group by m.session_id",
+            (NOISE,),
+        )
+        conn.execute("analyze public.sessions, public.session_embeddings")
+        rows = conn.execute(
+            "select array_agg(c.x + %s * random_normal() order by c.d)::extensions.vector::text"
+            "  from generate_series(1, %s) as q join centre as c on c.c = q %% %s"
+            " group by q order by q",
+            (NOISE, QUERIES, CLUSTERS),
+        ).fetchall()
+        yield Fixture(conn, owner, crowd, [r[0] for r in rows])
+    finally:
+        conn.rollback()
+        # The rolled-back rows stay in the HNSW graph as dead entries that every later search
+        # would walk through (and count against hnsw.max_scan_tuples) until a vacuum.
+        conn.autocommit = True
+        conn.execute("vacuum public.session_embeddings")
+        conn.close()
+
+
+@pytest.fixture
+def conn(fixture: Fixture) -> Iterator[Conn]:
+    """The fixture's connection; identity and settings a test changes are undone after it."""
+    fixture.conn.execute("savepoint vector_test")
+    yield fixture.conn
+    fixture.conn.execute("rollback to savepoint vector_test")
+
+
+def search(conn: Conn, query: str, k: int = K) -> list[uuid.UUID]:
+    rows = conn.execute(
+        "select session_id from public.match_sessions(%s::extensions.vector, %s)", (query, k)
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def exact(conn: Conn, query: str, k: int = K) -> list[uuid.UUID]:
+    """The k nearest readable rows by an exact scan: no index, every distance computed."""
+    conn.execute("select set_config('enable_indexscan', 'off', true)")
+    rows = conn.execute(
+        "select e.session_id from public.session_embeddings as e"
+        " order by e.embedding operator(extensions.<=>) %s::extensions.vector, e.session_id"
+        " limit %s",
+        (query, k),
+    ).fetchall()
+    conn.execute("select set_config('enable_indexscan', 'on', true)")
+    return [r[0] for r in rows]
+
+
+def recall(found: list[uuid.UUID], truth: list[uuid.UUID]) -> float:
+    return len(set(found) & set(truth)) / len(truth)
+
+
+def apply_function_settings(conn: Conn) -> None:
+    """match_sessions' own SET clauses, to plan its query exactly as it runs."""
+    conn.execute(
+        "select set_config(split_part(s, '=', 1), substr(s, strpos(s, '=') + 1), true)"
+        "  from pg_catalog.pg_proc as p, unnest(p.proconfig) as s"
+        " where p.oid = 'public.match_sessions(extensions.vector, integer, double precision)'"
+        "::regprocedure and s not like 'search_path=%%'"
+    )
+
+
+def plan_nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from plan_nodes(child)
+
+
+def test_the_fixture_reproduces_the_rls_trap(fixture: Fixture, conn: Conn) -> None:
+    """With pgvector's defaults, the owner's plain index scan returns far fewer than asked."""
+    act_as(conn, "authenticated", fixture.owner)
+    counts = []
+    for query in fixture.queries:
+        conn.execute("select set_config('hnsw.iterative_scan', 'off', true)")
+        conn.execute("select set_config('hnsw.ef_search', '40', true)")
+        rows = conn.execute(
+            "select e.session_id from public.session_embeddings as e"
+            " order by e.embedding operator(extensions.<=>) %s::extensions.vector limit %s",
+            (query, K),
+        ).fetchall()
+        counts.append(len(rows))
+    print(f"\nplain HNSW scan (ef_search 40, no iterative scan), owner with 1%: rows {counts}")
+    assert max(counts) < K
+
+
+def test_owner_with_one_percent_still_gets_the_requested_count(
+    fixture: Fixture, conn: Conn
+) -> None:
+    owned = conn.execute(
+        "select count(*) from public.sessions where user_id = %s", (fixture.owner,)
+    ).fetchone()
+    assert owned == (SESSIONS // OWNED_EVERY,)
+    act_as(conn, "authenticated", fixture.owner)
+    counts, recalls, exact_order = [], [], 0
+    for query in fixture.queries:
+        found = search(conn, query)
+        truth = exact(conn, query)
+        counts.append(len(found))
+        recalls.append(recall(found, truth))
+        exact_order += found == truth
+        readable = conn.execute(
+            "select count(*) from public.sessions where id = any(%s) and user_id = %s",
+            (found, fixture.owner),
+        ).fetchone()
+        assert readable == (len(found),), "only the owner's sessions come back"
+    mean = sum(recalls) / len(recalls)
+    print(
+        f"\nowner with 1% of {SESSIONS}: result counts {counts}; recall@{K} vs exact scan: "
+        f"mean {mean:.3f}, min {min(recalls):.1f}; identical to the exact scan in "
+        f"{exact_order}/{len(recalls)} queries"
+    )
+    assert counts == [K] * QUERIES
+    assert mean >= MIN_RECALL
+
+
+def test_recall_against_an_exact_scan_when_everything_is_readable(
+    fixture: Fixture, conn: Conn
+) -> None:
+    act_as(conn, "service_role")
+    recalls, exact_order = [], 0
+    for query in fixture.queries:
+        found = search(conn, query)
+        truth = exact(conn, query)
+        recalls.append(recall(found, truth))
+        exact_order += found == truth
+    mean = sum(recalls) / len(recalls)
+    print(
+        f"\nservice_role, all {SESSIONS} readable: recall@{K} vs exact scan: mean {mean:.3f}, "
+        f"min {min(recalls):.1f}; identical to the exact scan in {exact_order}/{len(recalls)}"
+    )
+    assert mean >= MIN_RECALL
+
+
+def test_results_are_in_exact_similarity_order(fixture: Fixture, conn: Conn) -> None:
+    """The relaxed-order scan's candidates are re-sorted: similarities never increase."""
+    act_as(conn, "service_role")
+    for query in fixture.queries:
+        rows = conn.execute(
+            "select m.similarity,"
+            "       1 - (e.embedding operator(extensions.<=>) %s::extensions.vector)"
+            "  from public.match_sessions(%s::extensions.vector, 100) with ordinality as m"
+            "  join public.session_embeddings as e using (session_id)"
+            " order by m.ordinality",
+            (query, query),
+        ).fetchall()
+        assert len(rows) == 100
+        similarities = [r[0] for r in rows]
+        assert similarities == sorted(similarities, reverse=True)
+        assert all(abs(r[0] - r[1]) < 1e-9 for r in rows)
+
+
+def test_the_owner_search_is_planned_on_the_hnsw_index(fixture: Fixture, conn: Conn) -> None:
+    """EXPLAIN of the function's query, as the owner, under the function's own settings."""
+    act_as(conn, "authenticated", fixture.owner)
+    apply_function_settings(conn)
+    row = conn.execute(
+        "explain (format json)"
+        " with nearest as materialized ("
+        "   select e.session_id, e.ir_version,"
+        "          e.embedding operator(extensions.<=>) %s::extensions.vector as distance"
+        "     from public.session_embeddings as e"
+        "    order by e.embedding operator(extensions.<=>) %s::extensions.vector"
+        "    limit %s)"
+        " select n.session_id from nearest as n order by n.distance",
+        (fixture.queries[0], fixture.queries[0], K),
+    ).fetchone()
+    assert row is not None
+    nodes = list(plan_nodes(row[0][0]["Plan"]))
+    scans = [n for n in nodes if n.get("Relation Name") == "session_embeddings"]
+    assert [(n["Node Type"], n.get("Index Name")) for n in scans] == [
+        ("Index Scan", "session_embeddings_embedding_idx")
+    ]
+    assert "Filter" in scans[0], "RLS filters the index scan's rows"
+
+
+def test_the_function_itself_runs_on_the_hnsw_index(fixture: Fixture, conn: Conn) -> None:
+    """auto_explain shows the plan match_sessions actually executes (needs the superuser)."""
+    superuser = conn.execute("select rolsuper from pg_roles where rolname = current_user")
+    if superuser.fetchone() != (True,):
+        pytest.skip("auto_explain needs a superuser; the local server has one")
+    plans: list[str] = []
+
+    def collect(diag: psycopg.errors.Diagnostic) -> None:
+        plans.append(diag.message_primary or "")
+
+    conn.add_notice_handler(collect)
+    conn.execute("load 'auto_explain'")
+    for name, value in [
+        ("auto_explain.log_min_duration", "0"),
+        ("auto_explain.log_nested_statements", "on"),
+        ("auto_explain.log_level", "notice"),
+        ("auto_explain.log_format", "json"),
+    ]:
+        conn.execute("select set_config(%s, %s, true)", (name, value))
+    act_as(conn, "authenticated", fixture.owner)
+    try:
+        found = search(conn, fixture.queries[0])
+    finally:
+        conn.remove_notice_handler(collect)
+    assert len(found) == K
+    inner = [p for p in plans if "session_embeddings_embedding_idx" in p]
+    assert inner, f"no nested plan used the HNSW index: {plans}"
+    plan = json.loads(inner[0].split("\n", 1)[1])
+    scans = [n for n in plan_nodes(plan["Plan"]) if n.get("Relation Name") == "session_embeddings"]
+    assert [(n["Node Type"], n.get("Index Name")) for n in scans] == [
+        ("Index Scan", "session_embeddings_embedding_idx")
+    ]
