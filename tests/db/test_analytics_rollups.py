@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from psycopg.types.json import Jsonb
 
-from lift_db.target import connect
+from lift_db.local.target import connect
 from tests.store.conftest import database_url
 
 WRITERS = 6
