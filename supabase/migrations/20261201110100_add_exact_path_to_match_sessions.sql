@@ -51,6 +51,8 @@ set "hnsw.ef_search" = 100
 set "hnsw.iterative_scan" = relaxed_order
 set "hnsw.max_scan_tuples" = 20000
 set plan_cache_mode = force_custom_plan
+-- Declared so that the index path's change below ends with the call.
+set enable_sort = on
 as $$
 declare
   -- Readable embeddings up to which the exact path is taken (measured; see above).
@@ -126,6 +128,11 @@ begin
     return;
   end if;
 
+  -- The index path. Under RLS the planner cannot know how many rows the policy admits (its
+  -- auth.uid() is an InitPlan) and may sort every readable row instead: for a caller above the
+  -- limit that is the cost the limit exists to avoid. Without sorting, the HNSW index gives the
+  -- order. (The final ORDER BY of at most match_count rows still sorts.)
+  perform pg_catalog.set_config('enable_sort', 'off', true);
   return query
   with nearest as materialized (
     select

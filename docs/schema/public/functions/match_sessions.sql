@@ -12,6 +12,7 @@ CREATE FUNCTION public.match_sessions(query_embedding extensions.vector, match_c
     SET "hnsw.iterative_scan" TO 'relaxed_order'
     SET "hnsw.max_scan_tuples" TO '20000'
     SET plan_cache_mode TO 'force_custom_plan'
+    SET enable_sort TO 'on'
     AS $$
 declare
   -- Readable embeddings up to which the exact path is taken (measured; see above).
@@ -87,6 +88,11 @@ begin
     return;
   end if;
 
+  -- The index path. Under RLS the planner cannot know how many rows the policy admits (its
+  -- auth.uid() is an InitPlan) and may sort every readable row instead: for a caller above the
+  -- limit that is the cost the limit exists to avoid. Without sorting, the HNSW index gives the
+  -- order. (The final ORDER BY of at most match_count rows still sorts.)
+  perform pg_catalog.set_config('enable_sort', 'off', true);
   return query
   with nearest as materialized (
     select
