@@ -172,8 +172,9 @@ select bag_eq(
   $$select unnest(p.proconfig) from pg_catalog.pg_proc as p
      where p.oid = 'public.match_sessions(extensions.vector, integer, double precision)'::regprocedure$$,
   array['search_path=pg_catalog, pg_temp', 'hnsw.ef_search=100', 'hnsw.iterative_scan=relaxed_order',
-        'hnsw.max_scan_tuples=20000', 'plan_cache_mode=force_custom_plan'],
-  'match_sessions fixes its search path and its own bounded iterative-scan settings'
+        'hnsw.max_scan_tuples=20000', 'plan_cache_mode=force_custom_plan', 'enable_sort=on'],
+  'match_sessions fixes its search path, its own bounded iterative-scan settings and the sort '
+  'setting its index path turns off'
 );
 select function_privs_are('public', 'match_sessions',
                           array['vector', 'integer', 'double precision'], 'anon',
