@@ -316,9 +316,17 @@ def _dashboards(
 ) -> list[Figure]:
     service = Identity.service()
     figures: list[Figure] = []
-    for label, rolled, raw, as_user in (
-        ("dashboard: a user's last 30 days by event type (RLS)", ROLLUP_USER, RAW_USER, True),
-        ("dashboard: last 30 days by event type, all users", ROLLUP_ALL, RAW_ALL, False),
+    # The all-users dashboard is the target; a user's own was already served by the
+    # (user_id, created_at) index and is shown for comparison.
+    for label, rolled, raw, as_user, goal in (
+        ("dashboard: a user's last 30 days by event type (RLS)", ROLLUP_USER, RAW_USER, True, None),
+        (
+            "dashboard: last 30 days by event type, all users",
+            ROLLUP_ALL,
+            RAW_ALL,
+            False,
+            DASHBOARD_GOAL,
+        ),
     ):
 
         def who(uid: Any, as_user: bool = as_user) -> Identity:
@@ -349,7 +357,7 @@ def _dashboards(
                 subject=Summary.of(ms(a)),
                 baseline_label="aggregate of the events",
                 baseline=Summary.of(ms(b)),
-                goal=DASHBOARD_GOAL,
+                goal=goal,
                 note=(
                     "numbers identical to the events' aggregate"
                     if differ == 0
