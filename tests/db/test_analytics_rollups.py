@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from lift_db.local.target import connect
@@ -97,19 +98,18 @@ def _rows(rng: random.Random, users: list[uuid.UUID], now: datetime) -> list[tup
     return rows
 
 
-def _writer(
-    users: list[uuid.UUID], seed: int, now: datetime, errors: list[BaseException]
-) -> None:
-    rng = random.Random(seed)
+def _writer(users: list[uuid.UUID], seed: int, now: datetime, errors: list[BaseException]) -> None:
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not a secret
     try:
         with connect(database_url()) as conn:
             for _ in range(STATEMENTS_PER_WRITER):
                 rows = _rows(rng, users, now)
-                values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+                values = sql.SQL(", ").join([sql.SQL("(%s, %s, %s, %s, %s)")] * len(rows))
                 conn.execute(
-                    "insert into public.analytics_events"
-                    " (user_id, event_type, event_data, latency_ms, created_at)"
-                    f" values {values}",  # only placeholders are interpolated
+                    sql.SQL(
+                        "insert into public.analytics_events"
+                        " (user_id, event_type, event_data, latency_ms, created_at) values {}"
+                    ).format(values),
                     [v for row in rows for v in row],
                 )
     except BaseException as exc:  # pragma: no cover - reported by the test
@@ -133,8 +133,7 @@ def test_rollups_equal_the_events_after_concurrent_late_and_expired_events(
     now = datetime.now(UTC)
     errors: list[BaseException] = []
     writers = [
-        threading.Thread(target=_writer, args=(users, seed, now, errors))
-        for seed in range(WRITERS)
+        threading.Thread(target=_writer, args=(users, seed, now, errors)) for seed in range(WRITERS)
     ]
     for t in writers:
         t.start()
@@ -156,7 +155,8 @@ def test_rollups_equal_the_events_after_concurrent_late_and_expired_events(
             " where user_id = any(%s) and created_at < '2004-01-01'",
             (users,),
         ).fetchone()
-    assert late is not None and late[0] > 0, "the writers recorded late events"
+    assert late is not None
+    assert late[0] > 0, "the writers recorded late events"
     assert len(days) > 2
     _assert_rollups_equal_events(users, days)
 
