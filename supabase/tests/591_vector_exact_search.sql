@@ -3,7 +3,7 @@
 -- at Alice's query, and she still gets her own nearest, in order. A share adds the grantee to
 -- the embedding's readers, an unshare or a deleted session removes it from search at once.
 begin;
-select plan(11);
+select plan(12);
 
 select tests.create_supabase_user('alice');
 select tests.create_supabase_user('bob');
@@ -76,13 +76,18 @@ select results_eq(
   'and from the embedding''s readers'
 );
 
--- Deleting a session.
+-- Deleting a session, shared or not.
+select tests.share_session(tests.get_session_id('alice 2'), 'carol', 'viewer');
 select tests.authenticate_as('alice');
 select public.delete_session(tests.get_session_id('alice 1'));
+select lives_ok(
+  $$select public.delete_session(tests.get_session_id('alice 2'))$$,
+  'a shared session with an embedding is deleted, its shares and embedding with it'
+);
 select results_eq(
   'select session_id from public.match_sessions(tests.planar_embedding(0), 3)',
-  $$select tests.get_session_id(format('alice %s', n)) from generate_series(2, 4) as n$$,
-  'a deleted session is gone from search at once'
+  $$select tests.get_session_id(format('alice %s', n)) from generate_series(3, 5) as n$$,
+  'deleted sessions are gone from search at once'
 );
 
 -- service_role searches everything, through the index.

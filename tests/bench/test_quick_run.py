@@ -25,7 +25,7 @@ from lift_db.local.target import connect
 from tests.conftest import ROOT
 
 DB = "lift_bench_ci"
-EXPECTED = {"rls": 4, "naive": 4, "vector": 6, "analytics": 3, "store": 2, "contention": 2}
+EXPECTED = {"rls": 4, "naive": 4, "vector": 7, "analytics": 5, "store": 2, "contention": 2}
 
 
 def _bench(*args: str) -> subprocess.CompletedProcess[str]:

@@ -49,7 +49,7 @@ select e.user_id, (e.created_at at time zone 'UTC')::date, e.event_type,
 TOTALS = """
 select day, event_type, sum(events), sum(successes), sum(latency_events), sum(latency_sum_ms)
   from public.analytics_daily_totals
- where day = any(%(days)s)
+ where day = any(%(days)s) and event_type = any(%(types)s)
  group by 1, 2
 having sum(events) <> 0
 """
@@ -59,6 +59,7 @@ select (e.created_at at time zone 'UTC')::date as day, e.event_type, count(*),
        coalesce(sum(e.latency_ms), 0)
   from public.analytics_events as e
  where (e.created_at at time zone 'UTC')::date = any(%(days)s)
+   and e.event_type = any(%(types)s)
  group by 1, 2
 """
 
@@ -118,7 +119,7 @@ def _writer(users: list[uuid.UUID], seed: int, now: datetime, errors: list[BaseE
 
 def _assert_rollups_equal_events(users: list[uuid.UUID], days: list[Any]) -> None:
     with connect(database_url()) as conn:
-        params = {"users": users, "days": days}
+        params = {"users": users, "days": days, "types": list(TYPES)}
         daily = sorted(conn.execute(DAILY, params).fetchall())
         raw_daily = sorted(conn.execute(RAW_DAILY, params).fetchall())
         totals = sorted(conn.execute(TOTALS, params).fetchall())

@@ -12,6 +12,10 @@ CREATE FUNCTION private.sync_session_embedding_readers() RETURNS trigger
 declare
   changed pg_catalog.uuid := coalesce(new.session_id, old.session_id);
 begin
+  -- A share deleted with its session (cascade): the embedding goes too, nothing to copy.
+  if not exists (select from public.sessions as s where s.id = changed) then
+    return null;
+  end if;
   -- Row lock first, as an update of the embedding takes it before its BEFORE trigger runs.
   perform from public.session_embeddings as e
    where e.session_id = changed

@@ -89,10 +89,13 @@ begin
   end if;
 
   -- The index path. Under RLS the planner cannot know how many rows the policy admits (its
-  -- auth.uid() is an InitPlan) and may sort every readable row instead: for a caller above the
-  -- limit that is the cost the limit exists to avoid. Without sorting, the HNSW index gives the
-  -- order. (The final ORDER BY of at most match_count rows still sorts.)
-  perform pg_catalog.set_config('enable_sort', 'off', true);
+  -- auth.uid() is an InitPlan) and may sort every readable row instead: for a signed-in caller
+  -- above the limit that is the cost the limit exists to avoid. Without sorting, the HNSW index
+  -- gives the order. (The final ORDER BY of at most match_count rows still sorts.)
+  -- service_role has no policy, and the planner's own choice (an exact sort of a small table).
+  if caller is not null then
+    perform pg_catalog.set_config('enable_sort', 'off', true);
+  end if;
   return query
   with nearest as materialized (
     select
