@@ -1,10 +1,10 @@
 -- Why: a signed-in user searches among the embeddings they may read, about 1% of all of them.
 -- Through HNSW that costs an iterative scan over other users' neighbourhoods (measured: recall@10
 -- 0.93, 10 ms, 4.3 times slower when the query lies among other users' embeddings). The
--- previous migration keeps each embedding's owner and readers on its row, under a B-tree and a
--- GIN index, and the select policy reads them, so the caller's readable set is a pair of index
--- lookups; ranking it by plain distance is exact and costs one distance per readable embedding,
--- wherever the query lies.
+-- previous migration keeps each embedding's owner on its row, under a B-tree index, and the
+-- select policy reads it and the caller's shares, so the caller's readable set is a pair of index
+-- lookups (owner_id, and session_id for the sessions shared with them); ranking it by plain
+-- distance is exact and costs one distance per readable embedding, wherever the query lies.
 --
 -- public.match_sessions therefore takes one of two paths:
 --   exact  a signed-in caller whose readable embeddings number at most exact_search_limit
@@ -21,8 +21,8 @@
 --
 -- Both paths run as the caller (SECURITY INVOKER): RLS on session_embeddings decides what is
 -- visible, and on the exact path it alone selects the rows: the policy's conditions are the
--- index conditions (a filter of the query's own on reader_ids could not be: @> is not
--- leakproof, so RLS would have it wait until after the policy, on every row).
+-- index conditions (a filter of the query's own on who may read could not be: one calling a
+-- function is not leakproof, so RLS would have it wait until after the policy, on every row).
 --
 -- Arguments, results and errors are those of the function this replaces.
 
@@ -101,7 +101,7 @@ begin
   end if;
 
   if caller is not null and readable <= exact_search_limit then
-    -- Materialized: the readable set (RLS) is fetched through the owner and reader indexes and
+    -- Materialized: the readable set (RLS) is fetched through the owner and session indexes and
     -- then ranked; the planner never gets to answer the ORDER BY … LIMIT from the HNSW index.
     return query
     with visible as materialized (

@@ -37,10 +37,8 @@ select column_privs_are('public', 'session_shares', 'user_id', 'authenticated',
                         array['SELECT', 'INSERT'], 'a share''s grantee is set once');
 select triggers_are('public', 'session_shares',
                     array['session_shares_check', 'session_shares_check_limits',
-                          'session_shares_key_belongs_to_caller', 'session_shares_touch_updated_at',
-                          'session_shares_200_sync_embedding_readers'],
-                    'shares are checked, capped, bound to the caller, stamped by the database and '
-                    'copied onto the session''s embedding');
+                          'session_shares_key_belongs_to_caller', 'session_shares_touch_updated_at'],
+                    'shares are checked, capped, bound to the caller and stamped by the database');
 
 -- The helpers the policies call.
 select is_definer('private', 'owned_session_ids', array[]::name[],

@@ -8,9 +8,9 @@ select plan(45);
 select has_table('public', 'session_embeddings', 'public.session_embeddings exists');
 select columns_are(
   'public', 'session_embeddings',
-  array['session_id', 'embedding', 'model', 'ir_version', 'created_at', 'updated_at', 'owner_id',
-        'reader_ids'],
-  'public.session_embeddings has exactly the embedding columns and the copy of who reads it'
+  array['session_id', 'embedding', 'model', 'ir_version', 'created_at', 'updated_at', 'owner_id'],
+  'public.session_embeddings has exactly the embedding columns and the copy of its owner, '
+  'no list of grantees'
 );
 select col_type_is('public', 'session_embeddings', 'embedding', 'extensions', 'vector(1536)',
                    'embeddings are pgvector vectors of the seed''s 1536 dimensions');
@@ -44,8 +44,8 @@ select bag_eq(
 -- The index: HNSW with the operator class whose operator the search orders by.
 select indexes_are('public', 'session_embeddings',
                    array['session_embeddings_pkey', 'session_embeddings_embedding_idx',
-                         'session_embeddings_owner_id_idx', 'session_embeddings_reader_ids_idx'],
-                   'the primary key, the vector index and the indexes of who reads it');
+                         'session_embeddings_owner_id_idx'],
+                   'the primary key, the vector index and the owner''s index');
 select index_is_type('public', 'session_embeddings', 'session_embeddings_embedding_idx', 'hnsw',
                      'the vector index is HNSW (sound on an empty table, unlike IVFFlat)');
 select is(
@@ -101,10 +101,10 @@ select is(
 );
 select ok(
   (select p.qual like '%owner_id = ( SELECT auth.uid()%'
-          and p.qual like '%reader_ids @> ARRAY[( SELECT auth.uid()%'
+          and p.qual like '%session_id = ANY (ARRAY( SELECT private.shared_session_ids()%'
      from pg_catalog.pg_policies as p
     where p.schemaname = 'public' and p.policyname = 'session_embeddings_select_readable'),
-  'reading an embedding is decided by its copy of the session''s owner and readers'
+  'reading an embedding is decided by its copy of the session''s owner and the caller''s shares'
 );
 select table_privs_are('public', 'session_embeddings', 'anon', array[]::text[],
                        'anon has no privilege on embeddings');
@@ -123,8 +123,8 @@ select table_privs_are('public', 'session_embeddings', 'service_role',
 select triggers_are('public', 'session_embeddings',
                     array['session_embeddings_check_limits', 'session_embeddings_guard',
                           'session_embeddings_key_belongs_to_caller',
-                          'session_embeddings_200_copy_access'],
-                    'embeddings have their size cap, guard, caller-key and access-copy triggers');
+                          'session_embeddings_200_copy_owner'],
+                    'embeddings have their size cap, guard, caller-key and owner-copy triggers');
 select isnt_definer('private', 'guard_session_embedding', array[]::name[],
                     'the guard runs as the caller, so it sees only the caller''s sessions');
 

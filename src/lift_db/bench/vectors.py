@@ -95,19 +95,12 @@ INSERT_EMBEDDINGS: LiteralString = (
     "(session_id, embedding, model, ir_version, created_at, updated_at) "
 )
 
-# The owner and readers each embedding row carries for the exact path (a trigger keeps them; the
-# bulk load runs with triggers off, so it copies them itself).
-HAS_READERS: LiteralString = """
+# The owner each embedding row carries for the exact path (a trigger keeps it; the bulk load
+# runs with triggers off, so it copies it itself).
+HAS_OWNER: LiteralString = """
 select exists (select from pg_catalog.pg_attribute
-                where attrelid = 'public.session_embeddings'::regclass and attname = 'reader_ids'
+                where attrelid = 'public.session_embeddings'::regclass and attname = 'owner_id'
                   and not attisdropped)
-"""
-
-COPY_READERS: LiteralString = """
-update public.session_embeddings as e
-   set reader_ids = array(select sh.user_id from public.session_shares as sh
-                           where sh.session_id = e.session_id order by sh.user_id)
- where exists (select from public.session_shares as sh where sh.session_id = e.session_id)
 """
 
 HNSW_INDEXES: LiteralString = """
@@ -177,15 +170,13 @@ select extensions.l2_normalize(
 """
 
 GIVE_TO_PROBE: LiteralString = """
-update public.session_embeddings set owner_id = %s::uuid, reader_ids = '{}'
+update public.session_embeddings set owner_id = %s::uuid
  where session_id in (select session_id from public.session_embeddings
                        order by md5(session_id::text) limit %s)
 """
 RESTORE_OWNERS: LiteralString = """
 update public.session_embeddings as e
-   set owner_id = s.user_id,
-       reader_ids = array(select sh.user_id from public.session_shares as sh
-                           where sh.session_id = e.session_id order by sh.user_id)
+   set owner_id = s.user_id
   from public.sessions as s
  where s.id = e.session_id and e.owner_id = %s::uuid
 """
@@ -256,18 +247,18 @@ def generate(db: BenchDatabase, scale: Scale, progress: Progress) -> dict[str, A
         with conn.transaction():
             for name, _ in indexes:
                 conn.execute(f"drop index {name}".encode())
-        readers = bool(one(conn, HAS_READERS)[0])
+        owned = bool(one(conn, HAS_OWNER)[0])
         conn.execute("set session_replication_role = replica")
         points = POINTS.replace("{id_expr}", "bench.session_uuid(i)").replace(
             "{extra}",
             ", %(model)s, bench.versions_of(i, %(max_versions)s),"
             " bench.created_of(i, %(anchor)s) + interval '1 hour',"
             " bench.created_of(i, %(anchor)s) + interval '1 hour'"
-            + (", bench.user_uuid(bench.owner_of(i, %(users)s))" if readers else ""),
+            + (", bench.user_uuid(bench.owner_of(i, %(users)s))" if owned else ""),
         )
         insert = (
             INSERT_EMBEDDINGS.replace(", updated_at)", ", updated_at, owner_id)")
-            if readers
+            if owned
             else INSERT_EMBEDDINGS
         )
         for lo, hi in chunks(total):
@@ -277,9 +268,6 @@ def generate(db: BenchDatabase, scale: Scale, progress: Progress) -> dict[str, A
                     {**params, "lo": lo, "hi": hi, "model": MODEL, "users": scale.users},
                 )
             progress.step(f"embeddings ({dims} dimensions, {topics} topics)", hi, total)
-        if readers:
-            with conn.transaction():
-                conn.execute(COPY_READERS)
         conn.execute("reset session_replication_role")
         conn.execute("set maintenance_work_mem = '1GB'")
         start = clock()
@@ -367,7 +355,7 @@ def measure(db: BenchDatabase, repeats: Repeats, progress: Progress) -> list[Fig
             )
             progress.say(f"vector search: ef_search {ef}: recall@10 {recall.mean:.3f}")
         figures.extend(_selective(conn, queries, warm, progress))
-    if _has_readers(db):
+    if _has_owner(db):
         figures.extend(measure_threshold(db, repeats, progress))
     return figures
 
@@ -406,9 +394,9 @@ def _threshold_at(db: BenchDatabase, probe: Identity, queries: list[str], size: 
         )
 
 
-def _has_readers(db: BenchDatabase) -> bool:
+def _has_owner(db: BenchDatabase) -> bool:
     with db.connect() as conn:
-        return bool(one(conn, HAS_READERS)[0])
+        return bool(one(conn, HAS_OWNER)[0])
 
 
 def _selective(conn: Conn, queries: list[str], warm: int, progress: Progress) -> list[Figure]:

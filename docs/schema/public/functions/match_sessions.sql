@@ -61,7 +61,7 @@ begin
   end if;
 
   if caller is not null and readable <= exact_search_limit then
-    -- Materialized: the readable set (RLS) is fetched through the owner and reader indexes and
+    -- Materialized: the readable set (RLS) is fetched through the owner and session indexes and
     -- then ranked; the planner never gets to answer the ORDER BY … LIMIT from the HNSW index.
     return query
     with visible as materialized (

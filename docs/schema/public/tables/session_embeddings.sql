@@ -13,7 +13,6 @@ CREATE TABLE public.session_embeddings (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     owner_id uuid NOT NULL,
-    reader_ids uuid[] DEFAULT '{}'::uuid[] NOT NULL,
     CONSTRAINT session_embeddings_embedding_not_zero CHECK ((extensions.vector_norm(embedding) > (0)::double precision)),
     CONSTRAINT session_embeddings_ir_version_positive CHECK ((ir_version >= 1)),
     CONSTRAINT session_embeddings_model_length CHECK ((char_length(model) <= 200)),
@@ -46,12 +45,6 @@ COMMENT ON COLUMN public.session_embeddings.ir_version IS 'The sessions.ir_versi
 COMMENT ON COLUMN public.session_embeddings.owner_id IS 'Copy of the session''s owner (sessions.user_id), kept by trigger: the search''s index.';
 
 --
--- Name: COLUMN session_embeddings.reader_ids; Type: COMMENT; Schema: public
---
-
-COMMENT ON COLUMN public.session_embeddings.reader_ids IS 'Copy of the users the session is shared with (session_shares), kept by trigger.';
-
---
 -- Name: session_embeddings session_embeddings_pkey; Type: CONSTRAINT; Schema: public
 --
 
@@ -71,16 +64,10 @@ CREATE INDEX session_embeddings_embedding_idx ON public.session_embeddings USING
 CREATE INDEX session_embeddings_owner_id_idx ON public.session_embeddings USING btree (owner_id);
 
 --
--- Name: session_embeddings_reader_ids_idx; Type: INDEX; Schema: public
+-- Name: session_embeddings session_embeddings_200_copy_owner; Type: TRIGGER; Schema: public
 --
 
-CREATE INDEX session_embeddings_reader_ids_idx ON public.session_embeddings USING gin (reader_ids);
-
---
--- Name: session_embeddings session_embeddings_200_copy_access; Type: TRIGGER; Schema: public
---
-
-CREATE TRIGGER session_embeddings_200_copy_access BEFORE INSERT OR UPDATE ON public.session_embeddings FOR EACH ROW EXECUTE FUNCTION private.copy_session_embedding_access();
+CREATE TRIGGER session_embeddings_200_copy_owner BEFORE INSERT OR UPDATE ON public.session_embeddings FOR EACH ROW EXECUTE FUNCTION private.copy_session_embedding_owner();
 
 --
 -- Name: session_embeddings session_embeddings_check_limits; Type: TRIGGER; Schema: public
@@ -133,7 +120,7 @@ CREATE POLICY session_embeddings_insert_own ON public.session_embeddings FOR INS
 -- Name: session_embeddings session_embeddings_select_readable; Type: POLICY; Schema: public
 --
 
-CREATE POLICY session_embeddings_select_readable ON public.session_embeddings FOR SELECT TO authenticated USING (((owner_id = ( SELECT auth.uid() AS uid)) OR (reader_ids @> ARRAY[( SELECT auth.uid() AS uid)])));
+CREATE POLICY session_embeddings_select_readable ON public.session_embeddings FOR SELECT TO authenticated USING (((owner_id = ( SELECT auth.uid() AS uid)) OR (session_id = ANY (ARRAY( SELECT private.shared_session_ids() AS shared_session_ids)))));
 
 --
 -- Name: session_embeddings session_embeddings_update_own; Type: POLICY; Schema: public

@@ -34,12 +34,6 @@ ALTER TABLE ONLY public.session_shares
 CREATE INDEX session_shares_user_id_session_id_idx ON public.session_shares USING btree (user_id, session_id);
 
 --
--- Name: session_shares session_shares_200_sync_embedding_readers; Type: TRIGGER; Schema: public
---
-
-CREATE TRIGGER session_shares_200_sync_embedding_readers AFTER INSERT OR DELETE ON public.session_shares FOR EACH ROW EXECUTE FUNCTION private.sync_session_embedding_readers();
-
---
 -- Name: session_shares session_shares_check; Type: TRIGGER; Schema: public
 --
 
