@@ -8,8 +8,9 @@ select plan(45);
 select has_table('public', 'session_embeddings', 'public.session_embeddings exists');
 select columns_are(
   'public', 'session_embeddings',
-  array['session_id', 'embedding', 'model', 'ir_version', 'created_at', 'updated_at'],
-  'public.session_embeddings has exactly the embedding columns'
+  array['session_id', 'embedding', 'model', 'ir_version', 'created_at', 'updated_at', 'owner_id'],
+  'public.session_embeddings has exactly the embedding columns and the copy of its owner, '
+  'no list of grantees'
 );
 select col_type_is('public', 'session_embeddings', 'embedding', 'extensions', 'vector(1536)',
                    'embeddings are pgvector vectors of the seed''s 1536 dimensions');
@@ -42,8 +43,9 @@ select bag_eq(
 
 -- The index: HNSW with the operator class whose operator the search orders by.
 select indexes_are('public', 'session_embeddings',
-                   array['session_embeddings_pkey', 'session_embeddings_embedding_idx'],
-                   'the primary key and the vector index');
+                   array['session_embeddings_pkey', 'session_embeddings_embedding_idx',
+                         'session_embeddings_owner_id_idx'],
+                   'the primary key, the vector index and the owner''s index');
 select index_is_type('public', 'session_embeddings', 'session_embeddings_embedding_idx', 'hnsw',
                      'the vector index is HNSW (sound on an empty table, unlike IVFFlat)');
 select is(
@@ -98,10 +100,11 @@ select is(
   'every embeddings policy applies to authenticated only'
 );
 select ok(
-  (select p.qual like '%FROM sessions s%' and p.qual not like '%auth.uid()%'
+  (select p.qual like '%owner_id = ( SELECT auth.uid()%'
+          and p.qual like '%session_id = ANY (ARRAY( SELECT private.shared_session_ids()%'
      from pg_catalog.pg_policies as p
     where p.schemaname = 'public' and p.policyname = 'session_embeddings_select_readable'),
-  'reading an embedding is decided by sessions'' own policies'
+  'reading an embedding is decided by its copy of the session''s owner and the caller''s shares'
 );
 select table_privs_are('public', 'session_embeddings', 'anon', array[]::text[],
                        'anon has no privilege on embeddings');
@@ -119,8 +122,9 @@ select table_privs_are('public', 'session_embeddings', 'service_role',
                        'service_role may read and write embeddings, not truncate');
 select triggers_are('public', 'session_embeddings',
                     array['session_embeddings_check_limits', 'session_embeddings_guard',
-                          'session_embeddings_key_belongs_to_caller'],
-                    'embeddings have their size cap, guard and caller-key triggers');
+                          'session_embeddings_key_belongs_to_caller',
+                          'session_embeddings_200_copy_owner'],
+                    'embeddings have their size cap, guard, caller-key and owner-copy triggers');
 select isnt_definer('private', 'guard_session_embedding', array[]::name[],
                     'the guard runs as the caller, so it sees only the caller''s sessions');
 
@@ -168,8 +172,9 @@ select bag_eq(
   $$select unnest(p.proconfig) from pg_catalog.pg_proc as p
      where p.oid = 'public.match_sessions(extensions.vector, integer, double precision)'::regprocedure$$,
   array['search_path=pg_catalog, pg_temp', 'hnsw.ef_search=100', 'hnsw.iterative_scan=relaxed_order',
-        'hnsw.max_scan_tuples=20000', 'plan_cache_mode=force_custom_plan'],
-  'match_sessions fixes its search path and its own bounded iterative-scan settings'
+        'hnsw.max_scan_tuples=20000', 'plan_cache_mode=force_custom_plan', 'enable_sort=on'],
+  'match_sessions fixes its search path, its own bounded iterative-scan settings and the sort '
+  'setting its index path turns off'
 );
 select function_privs_are('public', 'match_sessions',
                           array['vector', 'integer', 'double precision'], 'anon',

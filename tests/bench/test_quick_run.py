@@ -28,8 +28,8 @@ DB = "lift_bench_ci"
 EXPECTED = {
     "rls": 5,
     "naive": 4,
-    "vector": 6,
-    "analytics": 3,
+    "vector": 7,
+    "analytics": 5,
     "store": 2,
     "contention": 2,
     "replica": 3,

@@ -66,7 +66,7 @@ begin
   end if;
   cutoff := (this_month - make_interval(months => retention_months))::timestamp at time zone 'UTC';
   for expired in
-    select p.partition_name
+    select p.partition_name, p.range_from, p.range_to
       from private.analytics_events_partitions() as p
      where p.range_to <= cutoff
      order by p.range_from
@@ -81,6 +81,8 @@ begin
                      expired.partition_name);
       action := 'detached';
     end if;
+    -- The roll-ups follow: the month's events are no longer in the table.
+    perform private.forget_analytics_rollups(expired.range_from, expired.range_to);
     return next;
   end loop;
 end

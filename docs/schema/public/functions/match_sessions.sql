@@ -12,9 +12,14 @@ CREATE FUNCTION public.match_sessions(query_embedding extensions.vector, match_c
     SET "hnsw.iterative_scan" TO 'relaxed_order'
     SET "hnsw.max_scan_tuples" TO '20000'
     SET plan_cache_mode TO 'force_custom_plan'
+    SET enable_sort TO 'on'
     AS $$
 declare
+  -- Readable embeddings up to which the exact path is taken (measured; see above).
+  exact_search_limit constant integer := 1000;
   dimensions integer;
+  caller uuid := (select auth.uid());
+  readable integer;
 begin
   if match_sessions.query_embedding is null then
     raise exception 'query_embedding must not be null' using errcode = '22004';
@@ -26,8 +31,6 @@ begin
     raise exception 'min_similarity must not be null' using errcode = '22004';
   end if;
 
-  -- The dimension is declared once, by the embedding column's type (vector's type modifier is
-  -- its dimension).
   select a.atttypmod into dimensions
     from pg_catalog.pg_attribute as a
    where a.attrelid = 'public.session_embeddings'::pg_catalog.regclass
@@ -45,12 +48,54 @@ begin
     raise exception 'match_count must be between 1 and 100, not %', match_sessions.match_count
       using errcode = '22023';
   end if;
-  -- NaN compares greater than every number, so it fails the upper bound.
   if match_sessions.min_similarity not between -1 and 1 then
     raise exception 'min_similarity must be between -1 and 1, not %', match_sessions.min_similarity
       using errcode = '22023';
   end if;
 
+  if caller is not null then
+    select count(*) into readable
+      from (
+        select from public.session_embeddings limit exact_search_limit + 1
+      ) as r;
+  end if;
+
+  if caller is not null and readable <= exact_search_limit then
+    -- Materialized: the readable set (RLS) is fetched through the owner and session indexes and
+    -- then ranked; the planner never gets to answer the ORDER BY … LIMIT from the HNSW index.
+    return query
+    with visible as materialized (
+      select
+        e.session_id,
+        e.ir_version,
+        e.embedding operator(extensions.<=>) match_sessions.query_embedding as distance
+      from public.session_embeddings as e
+    ),
+    nearest as materialized (
+      select r.session_id, r.ir_version, r.distance
+      from visible as r
+      order by r.distance, r.session_id
+      limit match_sessions.match_count
+    )
+    select
+      n.session_id,
+      1 - n.distance,
+      n.ir_version <> s.ir_version
+    from nearest as n
+    inner join public.sessions as s on n.session_id = s.id
+    where 1 - n.distance >= match_sessions.min_similarity
+    order by n.distance, n.session_id;
+    return;
+  end if;
+
+  -- The index path. Under RLS the planner cannot know how many rows the policy admits (its
+  -- auth.uid() is an InitPlan) and may sort every readable row instead: for a signed-in caller
+  -- above the limit that is the cost the limit exists to avoid. Without sorting, the HNSW index
+  -- gives the order. (The final ORDER BY of at most match_count rows still sorts.)
+  -- service_role has no policy, and the planner's own choice (an exact sort of a small table).
+  if caller is not null then
+    perform pg_catalog.set_config('enable_sort', 'off', true);
+  end if;
   return query
   with nearest as materialized (
     select
@@ -76,7 +121,7 @@ $$;
 -- Name: FUNCTION match_sessions(query_embedding extensions.vector, match_count integer, min_similarity double precision); Type: COMMENT; Schema: public
 --
 
-COMMENT ON FUNCTION public.match_sessions(query_embedding extensions.vector, match_count integer, min_similarity double precision) IS 'Sessions the caller may read whose IR embedding is most similar (cosine) to query_embedding, best first: at most match_count (1..100) with similarity >= min_similarity (-1..1). is_stale: the embedding was computed from an older IR version.';
+COMMENT ON FUNCTION public.match_sessions(query_embedding extensions.vector, match_count integer, min_similarity double precision) IS 'Sessions the caller may read whose IR embedding is most similar (cosine) to query_embedding, best first: at most match_count (1..100) with similarity >= min_similarity (-1..1). is_stale: the embedding was computed from an older IR version. Exact for a caller who reads up to 1000 embeddings.';
 
 --
 -- Name: FUNCTION match_sessions(query_embedding extensions.vector, match_count integer, min_similarity double precision); Type: ACL; Schema: public

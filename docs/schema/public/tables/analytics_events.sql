@@ -64,6 +64,18 @@ CREATE INDEX analytics_events_session_id_idx ON ONLY public.analytics_events USI
 CREATE INDEX analytics_events_user_id_created_at_idx ON ONLY public.analytics_events USING btree (user_id, created_at DESC);
 
 --
+-- Name: analytics_events analytics_events_200_add_rollups; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER analytics_events_200_add_rollups AFTER INSERT ON public.analytics_events REFERENCING NEW TABLE AS inserted_events FOR EACH STATEMENT EXECUTE FUNCTION private.maintain_analytics_rollups();
+
+--
+-- Name: analytics_events analytics_events_210_subtract_rollups; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER analytics_events_210_subtract_rollups AFTER DELETE ON public.analytics_events REFERENCING OLD TABLE AS deleted_events FOR EACH STATEMENT EXECUTE FUNCTION private.maintain_analytics_rollups();
+
+--
 -- Name: analytics_events analytics_events_check_limits; Type: TRIGGER; Schema: public
 --
 

@@ -12,11 +12,13 @@ CREATE TABLE public.session_embeddings (
     ir_version integer NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    owner_id uuid NOT NULL,
     CONSTRAINT session_embeddings_embedding_not_zero CHECK ((extensions.vector_norm(embedding) > (0)::double precision)),
     CONSTRAINT session_embeddings_ir_version_positive CHECK ((ir_version >= 1)),
     CONSTRAINT session_embeddings_model_length CHECK ((char_length(model) <= 200)),
     CONSTRAINT session_embeddings_model_not_blank CHECK ((model ~ '\S'::text))
 );
+ALTER TABLE ONLY public.session_embeddings ALTER COLUMN embedding SET STORAGE MAIN;
 
 --
 -- Name: TABLE session_embeddings; Type: COMMENT; Schema: public
@@ -37,6 +39,12 @@ COMMENT ON COLUMN public.session_embeddings.embedding IS 'The IR''s embedding. I
 COMMENT ON COLUMN public.session_embeddings.ir_version IS 'The sessions.ir_version the embedding was computed from; older than the session''s: stale.';
 
 --
+-- Name: COLUMN session_embeddings.owner_id; Type: COMMENT; Schema: public
+--
+
+COMMENT ON COLUMN public.session_embeddings.owner_id IS 'Copy of the session''s owner (sessions.user_id), kept by trigger: the search''s index.';
+
+--
 -- Name: session_embeddings session_embeddings_pkey; Type: CONSTRAINT; Schema: public
 --
 
@@ -48,6 +56,18 @@ ALTER TABLE ONLY public.session_embeddings
 --
 
 CREATE INDEX session_embeddings_embedding_idx ON public.session_embeddings USING hnsw (embedding extensions.vector_cosine_ops) WITH (m='16', ef_construction='64');
+
+--
+-- Name: session_embeddings_owner_id_idx; Type: INDEX; Schema: public
+--
+
+CREATE INDEX session_embeddings_owner_id_idx ON public.session_embeddings USING btree (owner_id);
+
+--
+-- Name: session_embeddings session_embeddings_200_copy_owner; Type: TRIGGER; Schema: public
+--
+
+CREATE TRIGGER session_embeddings_200_copy_owner BEFORE INSERT OR UPDATE ON public.session_embeddings FOR EACH ROW EXECUTE FUNCTION private.copy_session_embedding_owner();
 
 --
 -- Name: session_embeddings session_embeddings_check_limits; Type: TRIGGER; Schema: public
@@ -100,9 +120,7 @@ CREATE POLICY session_embeddings_insert_own ON public.session_embeddings FOR INS
 -- Name: session_embeddings session_embeddings_select_readable; Type: POLICY; Schema: public
 --
 
-CREATE POLICY session_embeddings_select_readable ON public.session_embeddings FOR SELECT TO authenticated USING ((EXISTS ( SELECT 1
-   FROM public.sessions s
-  WHERE (s.id = session_embeddings.session_id))));
+CREATE POLICY session_embeddings_select_readable ON public.session_embeddings FOR SELECT TO authenticated USING (((owner_id = ( SELECT auth.uid() AS uid)) OR (session_id = ANY (ARRAY( SELECT private.shared_session_ids() AS shared_session_ids)))));
 
 --
 -- Name: session_embeddings session_embeddings_update_own; Type: POLICY; Schema: public

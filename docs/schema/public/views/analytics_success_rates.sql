@@ -7,13 +7,13 @@
 
 CREATE VIEW public.analytics_success_rates WITH (security_invoker='true') AS
  SELECT user_id,
-    COALESCE((event_data ->> 'prompt_type'::text), 'unspecified'::text) AS prompt_type,
-    count(*) FILTER (WHERE (event_type = 'session_finalized'::text)) AS finalized,
-    count(*) FILTER (WHERE (event_type = 'session_abandoned'::text)) AS abandoned,
-    round(((count(*) FILTER (WHERE (event_type = 'session_finalized'::text)))::numeric / (count(*))::numeric), 4) AS success_rate
-   FROM public.analytics_events e
+    prompt_type,
+    (COALESCE(sum(successes) FILTER (WHERE (event_type = 'session_finalized'::text)), (0)::numeric))::bigint AS finalized,
+    (COALESCE(sum(events) FILTER (WHERE (event_type = 'session_abandoned'::text)), (0)::numeric))::bigint AS abandoned,
+    round((COALESCE(sum(successes) FILTER (WHERE (event_type = 'session_finalized'::text)), (0)::numeric) / sum(events)), 4) AS success_rate
+   FROM public.analytics_daily d
   WHERE (event_type = ANY (ARRAY['session_finalized'::text, 'session_abandoned'::text]))
-  GROUP BY user_id, COALESCE((event_data ->> 'prompt_type'::text), 'unspecified'::text);
+  GROUP BY user_id, prompt_type;
 
 --
 -- Name: VIEW analytics_success_rates; Type: COMMENT; Schema: public
