@@ -109,3 +109,11 @@ def test_generated_region_is_replaced_and_the_prose_kept(tmp_path: Path) -> None
     (tmp_path / "bare.md").write_text("no markers\n")
     with pytest.raises(LiftDbError, match="no generated region"):
         replace_generated(tmp_path / "bare.md", "x")
+
+
+def test_a_run_at_another_scale_is_not_compared_with_the_accepted_run(tmp_path: Path) -> None:
+    accepted = tmp_path / "baseline.json"
+    accepted.write_text(json.dumps(_result(1, 2.0).as_dict()))
+    assert load_baseline(accepted, 1.0) != {}
+    # A quick run (scale 0.01) against a default-scale baseline would show noise as change.
+    assert load_baseline(accepted, 0.01) == {}

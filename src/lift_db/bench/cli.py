@@ -142,7 +142,6 @@ def _run(project: Project, args: argparse.Namespace) -> int:
     db_name: str = args.db or (QUICK_DB if quick else database.DEFAULT_NAME)
     out: Path = args.out or (project.root / "bench" / "results" / ("quick" if quick else ""))
     scales: list[float] = args.sweep or [QUICK_SCALE if quick else args.scale]
-    baseline = report.load_baseline(project.root / BASELINE)
     every_section = set(args.sections) == set(SECTIONS)
     write_docs = not (quick or args.no_docs) and (every_section or args.docs)
     results: list[RunResult] = []
@@ -152,7 +151,8 @@ def _run(project: Project, args: argparse.Namespace) -> int:
             db_name=db_name, sections=args.sections, keep=args.keep,
         )  # fmt: skip
         results.append(result)
-        written = _write_run(result, out, progress)
+        baseline = report.load_baseline(project.root / BASELINE, factor)
+        written = _write_run(result, out, progress, baseline)
         text = report.markdown(result, baseline)
         print(text)
         if write_docs and not args.sweep and factor == DEFAULT_SCALE:
@@ -177,10 +177,12 @@ def _run(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_run(result: RunResult, out: Path, progress: Progress) -> list[Path]:
+def _write_run(
+    result: RunResult, out: Path, progress: Progress, baseline: report.Baseline
+) -> list[Path]:
     stem = f"bench-scale-{result.scale['factor']:g}"
     report.write_json(out / f"{stem}.json", result.as_dict())
-    (out / f"{stem}.md").write_text(report.markdown(result))
+    (out / f"{stem}.md").write_text(report.markdown(result, baseline))
     written = [out / f"{stem}.json", out / f"{stem}.md"]
     if plots.available():
         written.append(plots.plot_run(result, out / f"{stem}.png"))

@@ -71,11 +71,14 @@ def machine_line(machine: dict[str, Any]) -> str:
     )
 
 
-def load_baseline(path: Path) -> Baseline:
-    """The figures of the accepted run at `path`, by key; empty when there is none."""
+def load_baseline(path: Path, factor: float | None = None) -> Baseline:
+    """The figures of the accepted run at `path`, by key; empty when there is none, or when it
+    was measured at another scale than `factor` (figures of two scales do not compare)."""
     if not path.is_file():
         return {}
     run = json.loads(path.read_text())
+    if factor is not None and run.get("scale", {}).get("factor") != factor:
+        return {}
     out: Baseline = {}
     for f in run.get("figures", []):
         key = f.get("key") or f"{f['section']}/{f['name']}/{f['subject_label']}"
