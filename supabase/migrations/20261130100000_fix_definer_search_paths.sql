@@ -1,4 +1,4 @@
--- Why: an empty `search_path` does not keep a caller's temporary objects out. PostgreSQL looks
+-- Why: `search_path = ''` does not keep a caller's temporary objects out. PostgreSQL still looks
 -- in the session's own pg_temp schema first for relation and type names when pg_temp is not
 -- named. A client signed in as `authenticated` could run
 --   create domain pg_temp.uuid as pg_catalog.uuid check (pg_temp.f(value))
