@@ -55,6 +55,7 @@ def test_pool_settings_come_from_the_environment_and_arguments_win() -> None:
         "LIFT_DB_POOL_TIMEOUT": "5",
         "LIFT_DB_POOL_CHECK": "on",
         "LIFT_DB_SLOW_STATEMENT_MS": "250",
+        "LIFT_DB_POOL_PREPARE": "Never",
     }
     assert PoolSettings.from_env(env) == PoolSettings(
         min_size=2,
@@ -64,6 +65,7 @@ def test_pool_settings_come_from_the_environment_and_arguments_win() -> None:
         timeout=5.0,
         check=True,
         slow_statement_ms=250.0,
+        prepare="never",
     )
     store = make_store(env)
     try:
@@ -94,6 +96,7 @@ def test_pool_settings_come_from_the_environment_and_arguments_win() -> None:
         ("LIFT_DB_POOL_CHECK", "perhaps", "is not a valid bool"),
         ("LIFT_DB_POOL_MIN_SIZE", "9", "min_size <= max_size"),
         ("LIFT_DB_POOL_TIMEOUT", "0", "timeout must be more than 0"),
+        ("LIFT_DB_POOL_PREPARE", "sometimes", "prepare must be one of auto, always, never"),
     ],
 )
 def test_bad_pool_settings_are_a_clear_error(name: str, value: str, message: str) -> None:

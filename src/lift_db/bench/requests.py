@@ -40,14 +40,17 @@ SET_LOCAL: LiteralString = "select set_config(%s, %s, true)"
 _role_settings: dict[str, tuple[list[str], list[str]]] = {}
 
 
-def act_as(conn: Conn, who: Identity) -> None:
-    """The store's first statement of every transaction: role, claims and the role's settings."""
+def act_as(conn: Conn, who: Identity, extra: tuple[tuple[str, str], ...] = ()) -> None:
+    """The store's first statement of every transaction: role, claims, the role's settings and
+    the operation's own (`extra`)."""
     settings = _role_settings.get(who.role)
     if settings is None:
         rows = conn.execute(store_queries.ROLE_SETTINGS, (who.role,)).fetchall()
         settings = ([str(r[0]) for r in rows], [str(r[1]) for r in rows])
         _role_settings[who.role] = settings
-    conn.execute(store_queries.ACT_AS, (who.role, who.claims, *settings))
+    names = [*settings[0], *(n for n, _ in extra)]
+    values = [*settings[1], *(v for _, v in extra)]
+    conn.execute(store_queries.ACT_AS, (who.role, who.claims, names, values))
 
 
 def _begin(conn: Conn, who: Identity, settings: dict[str, str] | None) -> None:

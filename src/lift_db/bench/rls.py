@@ -3,7 +3,8 @@ written as they are.
 
 1. Each hot path runs as an authenticated user through RLS, and as service_role (which bypasses
    RLS) running the same statement with the owner check written out. Same sessions, same order,
-   interleaved; the ratio is the policies' price.
+   interleaved, statements prepared as the store prepares them on a direct connection; the ratio
+   is the policies' price.
 2. The list query as a PostgREST client sends it (the policy is the only owner filter) against
    copies of public.sessions under other policies: `auth.uid()` called per row instead of once
    (`(select auth.uid())`), and/or no index leading with user_id (the naive one has both
@@ -32,6 +33,7 @@ from lift_db.bench.requests import Identity, Query, plan, timed
 from lift_db.bench.results import Figure
 from lift_db.bench.scale import Repeats
 from lift_db.store.postgres import queries as store_queries
+from lift_db.store.postgres._base import PREPARE_ON_FIRST_USE
 
 SAMPLE_SESSIONS: LiteralString = """
 select id, user_id from public.sessions order by md5(id::text || %s) limit %s
@@ -86,6 +88,8 @@ class HotPath:
     rls_params: Params
     owned: Query
     owned_params: Params
+    # The transaction settings the store gives this statement, on both sides alike.
+    settings: dict[str, str] | None = None
 
 
 def sample(conn: Conn, count: int, salt: str = "lift-bench") -> list[Pick]:
@@ -93,8 +97,8 @@ def sample(conn: Conn, count: int, salt: str = "lift-bench") -> list[Pick]:
     return [Pick(session_id=r[0], user_id=r[1]) for r in rows]
 
 
-def _list_params(p: Pick) -> dict[str, Any]:
-    return {"user_id": p.user_id, "status": "active", "limit": 20}
+def _list_params(p: Pick) -> tuple[UUID, str, int]:
+    return (p.user_id, "active", 20)
 
 
 def hot_paths(ir: dict[str, Any]) -> list[HotPath]:
@@ -109,10 +113,11 @@ def hot_paths(ir: dict[str, Any]) -> list[HotPath]:
         ),
         HotPath(
             "list active sessions, newest first, page of 20",
-            store_queries.LIST_SESSIONS,
+            store_queries.LIST_OWN_SESSIONS_BY_STATUS,
             _list_params,
-            store_queries.LIST_SESSIONS,
+            store_queries.LIST_OWN_SESSIONS_BY_STATUS,
             _list_params,
+            dict(store_queries.OWN_LIST_SETTINGS),
         ),
         HotPath(
             "update the IR (writes its history row)",
@@ -139,15 +144,20 @@ def sample_ir(conn: Conn) -> dict[str, Any]:
 def measure_overhead(db: BenchDatabase, repeats: Repeats, progress: Progress) -> list[Figure]:
     figures: list[Figure] = []
     service = Identity.service()
-    with db.connect() as conn:
+    # One connection per side, each preparing its statements on first use, as the store does on a
+    # direct connection (PoolSettings.prepare): a prepared plan holds for one role, so a single
+    # connection switching roles every sample would plan both sides every time.
+    with db.connect() as conn, db.connect() as service_conn:
+        conn.prepare_threshold = service_conn.prepare_threshold = PREPARE_ON_FIRST_USE
         picks = sample(conn, repeats.hot_path + repeats.warmup)
         for path in hot_paths(sample_ir(conn)):
 
             def subject(p: Pick, path: HotPath = path) -> float:
-                return timed(conn, Identity.user(p.user_id), path.through_rls, path.rls_params(p))
+                who = Identity.user(p.user_id)
+                return timed(conn, who, path.through_rls, path.rls_params(p), path.settings)
 
             def baseline(p: Pick, path: HotPath = path) -> float:
-                return timed(conn, service, path.owned, path.owned_params(p))
+                return timed(service_conn, service, path.owned, path.owned_params(p), path.settings)
 
             a, b = paired(subject, baseline, picks, warmup=repeats.warmup)
             first = picks[0]
@@ -167,20 +177,27 @@ def measure_overhead(db: BenchDatabase, repeats: Repeats, progress: Progress) ->
                             Identity.user(first.user_id),
                             path.through_rls,
                             path.rls_params(first),
+                            path.settings,
                         ),
-                        "plan_baseline": plan(conn, service, path.owned, path.owned_params(first)),
+                        "plan_baseline": plan(
+                            service_conn,
+                            service,
+                            path.owned,
+                            path.owned_params(first),
+                            path.settings,
+                        ),
                     },
                 )
             )
             progress.say(f"RLS overhead: {path.name}: {len(a)} pairs")
-        figures.append(_measure_floor(conn, picks, repeats))
+        figures.append(_measure_floor(service_conn, picks, repeats))
         progress.say("RLS overhead: the owner check alone")
     return figures
 
 
 # The same get, as service_role (no policy), with the owner check written as the policies write
-# it: what planning and evaluating `(select auth.uid())` costs by itself, the floor under every
-# ratio of this section.
+# it: what evaluating `(select auth.uid())` costs by itself (reading and parsing the claims), the
+# floor under every ratio of this section.
 GET_OWNED_BY_CALLER: LiteralString = """
 select id, user_id, prompt, status, current_ir, ir_version, metadata, created_at, updated_at
   from public.sessions

@@ -29,6 +29,7 @@ from lift_db.bench.workers import run_workers
 from lift_db.errors import LiftDbError
 from lift_db.store import PostgresSessionStore
 from lift_db.store.postgres import queries as q
+from lift_db.store.postgres._base import PREPARE_ON_FIRST_USE
 
 OPS_PER_CYCLE = 4
 STORE_GOAL = Goal("ratio ≥ 0.90", "ratio", ">=", 0.90)
@@ -58,10 +59,8 @@ def raw_cycle(conn: psycopg.Connection[Any], pick: Pick, base_ir: dict[str, Any]
     if got is None:
         raise LiftDbError(f"benchmark session {sid} vanished")
     with conn.transaction():
-        act_as(conn, who)
-        conn.execute(
-            q.LIST_SESSIONS, {"user_id": pick.user_id, "status": "active", "limit": 20}
-        ).fetchall()
+        act_as(conn, who, q.OWN_LIST_SETTINGS)
+        conn.execute(q.LIST_OWN_SESSIONS_BY_STATUS, (pick.user_id, "active", 20)).fetchall()
     with conn.transaction():
         act_as(conn, who)
         row = one(conn, q.LOCK_SESSION, (sid,))
@@ -90,8 +89,10 @@ def _store_run(url: str, shares: list[list[Pick]], base_ir: dict[str, Any]) -> f
 
 
 def _raw_run(url: str, shares: list[list[Pick]], base_ir: dict[str, Any]) -> float:
+    # Prepared on first use, as the store prepares them on a direct connection.
     conns = [
-        psycopg.connect(url, autocommit=True, prepare_threshold=None) for _ in range(len(shares))
+        psycopg.connect(url, autocommit=True, prepare_threshold=PREPARE_ON_FIRST_USE)
+        for _ in range(len(shares))
     ]
     try:
 

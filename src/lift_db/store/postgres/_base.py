@@ -106,6 +106,8 @@ class Operation(Generic[T]):
     # A write that may be sent again after its connection broke mid-way: it takes effect once
     # (a create with an idempotency key).
     repeatable: bool = False
+    # Planner settings for this transaction alone, set with the role's (set_config(…, true)).
+    settings: tuple[tuple[str, str], ...] = ()
 
 
 def execute(sql: LiteralString, params: Params = None) -> Statement:
@@ -187,6 +189,9 @@ class BasePostgresView(ViewChecks):
     def _transaction(self, op: Operation[T]) -> Steps[T]:
         """Everything one transaction sends: what PostgREST does first, then the operation."""
         names, values = yield from self._settings.steps(self._role)
+        if op.settings:
+            names = [*names, *(name for name, _ in op.settings)]
+            values = [*values, *(value for _, value in op.settings)]
         yield execute(q.ACT_AS, (self._role, self._claims, names, values))
         return (yield from op.steps())
 
@@ -271,14 +276,24 @@ class BasePostgresView(ViewChecks):
         return Operation("update", steps, sid, writes=True)
 
     def _list(self, status: str | None, limit: int | None) -> Operation[list[PromptSession]]:
-        params = {"user_id": self._user, "status": status, "limit": self._check_list(limit)}
+        limit = self._check_list(limit)
+        name = "list_active" if status == "active" else "list_all"
+        if self._user is None:
+            params: Params = {"status": status, "limit": limit}
+            statement = every(q.LIST_SESSIONS, params)
+            settings: tuple[tuple[str, str], ...] = ()
+        else:
+            if status is None:
+                statement = every(q.LIST_OWN_SESSIONS, (self._user, limit))
+            else:
+                statement = every(q.LIST_OWN_SESSIONS_BY_STATUS, (self._user, status, limit))
+            settings = q.OWN_LIST_SETTINGS
 
         def steps() -> Steps[list[PromptSession]]:
-            rows = yield every(q.LIST_SESSIONS, params)
+            rows = yield statement
             return [session_from_row(r) for r in rows]
 
-        name = "list_active" if status == "active" else "list_all"
-        return Operation(name, steps, replica_ok=True)
+        return Operation(name, steps, replica_ok=True, settings=settings)
 
     def _delete(self, session_id: UUID | str) -> Operation[None]:
         sid = self._check_id(session_id)
@@ -460,8 +475,11 @@ class BasePostgresStore:
             "max_lifetime": s.max_lifetime,
             "max_idle": s.max_idle,
             "timeout": s.timeout,
-            # Autocommit: transactions are explicit; no prepared statements (pooler-safe).
-            "kwargs": {"autocommit": True, "prepare_threshold": None},
+            # Autocommit: transactions are explicit. Prepared statements: see prepare_threshold().
+            "kwargs": {
+                "autocommit": True,
+                "prepare_threshold": PREPARE_ON_FIRST_USE if s.prepare == "always" else None,
+            },
             "open": False,
             "name": "lift-db-store",
         }
@@ -481,12 +499,34 @@ class BasePostgresStore:
     def _opened(self) -> None:
         s = self.settings
         logger.info(
-            "store pool open: min_size=%d max_size=%d max_lifetime=%.0fs check=%s",
+            "store pool open: min_size=%d max_size=%d max_lifetime=%.0fs check=%s prepare=%s",
             s.min_size,
             s.max_size,
             s.max_lifetime,
             s.check,
+            s.prepare,
         )
+
+
+# The store sends a small, fixed set of statements: each is worth preparing on first use.
+PREPARE_ON_FIRST_USE = 0
+
+
+def prepare_threshold(given_pid: int, server_pid: int | None) -> int | None:
+    """psycopg's prepare_threshold for a connection under `prepare=auto`.
+
+    A pooler answers a client with a backend key of its own, so the process id the connection
+    was given differs from the one its server reports: behind one, statements prepared on one
+    server connection would be missing on the next (transaction mode), so none are prepared.
+    """
+    direct = server_pid is not None and given_pid == server_pid
+    logger.debug(
+        "store connection: backend pid %s, server pid %s: %s",
+        given_pid,
+        server_pid,
+        "direct, statements prepared" if direct else "through a pooler, nothing prepared",
+    )
+    return PREPARE_ON_FIRST_USE if direct else None
 
 
 def log_statement(name: str, statement: Statement, seconds: float, slow_seconds: float) -> None:

@@ -17,7 +17,7 @@ once per cache period, or when a new key id appears) waits on the network.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -50,6 +50,7 @@ from lift_db.store.postgres._base import (
     decode_json,
     log_statement,
     pool_exhausted,
+    prepare_threshold,
 )
 from lift_db.store.postgres._reconnect import Tries, after_failure
 from lift_db.store.postgres.pool import PoolSettings
@@ -60,8 +61,19 @@ from lift_db.store.tokens import TokenVerifier
 T = TypeVar("T")
 
 
-async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
-    set_json_loads(decode_json, conn)
+def _configurer(prepare: str) -> Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]]:
+    """The async twin of store._configurer."""
+
+    async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+        set_json_loads(decode_json, conn)
+        if prepare == "auto":
+            cur = await conn.execute(q.SERVER_PID, prepare=False)
+            row = await cur.fetchone()
+            conn.prepare_threshold = prepare_threshold(
+                conn.info.backend_pid, None if row is None else row[0]
+            )
+
+    return configure
 
 
 async def _check(conn: psycopg.AsyncConnection[Any]) -> None:
@@ -97,9 +109,10 @@ class AsyncPostgresSessionStore(BasePostgresStore):
         super().__init__(dsn, chosen, verifier)
         if not replica_wait >= 0:
             raise InvalidInputError("replica_wait must be 0 seconds or more")
+        configure = _configurer(chosen.prepare)
         self._pool: AsyncConnectionPool = AsyncConnectionPool(
             dsn,
-            configure=_configure,
+            configure=configure,
             check=_check if chosen.check else None,
             **self._pool_arguments(),
         )
@@ -110,7 +123,7 @@ class AsyncPostgresSessionStore(BasePostgresStore):
                 wait=replica_wait,
                 max_size=chosen.max_size,
                 kwargs=self._pool_arguments()["kwargs"],
-                configure=_configure,
+                configure=configure,
             )
             if read_urls
             else None

@@ -15,10 +15,24 @@ few server connections:
 - `check` (LIFT_DB_POOL_CHECK, false): test each connection as it is taken out of the pool.
 - `slow_statement_ms` (LIFT_DB_SLOW_STATEMENT_MS, 500): statements slower than this are logged
   as warnings on the `lift_db.store` logger.
+- `prepare` (LIFT_DB_POOL_PREPARE, `auto`): server-side prepared statements. `auto` prepares
+  the store's statements on a connection that reaches PostgreSQL itself and none through a
+  pooler; `always` and `never` decide for every connection.
 
 `check` costs a round trip on every call; leave it off when the app is the only thing that can
 break its connections and turn it on where connections die silently (idle timeouts of a NAT or
 load balancer shorter than max_idle).
+
+A prepared statement is parsed, analysed and planned once per connection; only its parameters
+travel afterwards. That planning is most of what Row Level Security costs a short statement
+(the policies' `(select auth.uid())` and shared-access halves are planned with it), so on a
+direct connection (or Supavisor's session mode) preparing takes the policies' price to almost
+nothing. A transaction-mode pooler hands each transaction whichever server connection is free,
+where a statement prepared on another one does not exist: Supavisor's transaction mode refuses
+them, PgBouncer before 1.21 too. `auto` tells the two apart without configuration: a pooler
+answers a connection with its own backend key, so the process id the connection was given is
+not the one the server reports (`pg_backend_pid()`); then nothing is prepared. `always` is for a
+pooler known to track prepared statements (PgBouncer 1.21+ with `max_prepared_statements`).
 """
 
 from __future__ import annotations
@@ -34,6 +48,7 @@ ENV_PREFIX = "LIFT_DB_POOL_"
 SLOW_STATEMENT_ENV = "LIFT_DB_SLOW_STATEMENT_MS"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+PREPARE_CHOICES = ("auto", "always", "never")
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,7 @@ class PoolSettings:
     timeout: float = 30.0
     check: bool = False
     slow_statement_ms: float = 500.0
+    prepare: str = "auto"
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_size <= self.max_size or self.max_size < 1:
@@ -57,6 +73,11 @@ class PoolSettings:
                 raise StoreError(f"pool setting {name} must be more than 0 seconds")
         if not self.slow_statement_ms >= 0:
             raise StoreError("slow_statement_ms must be 0 or more")
+        if self.prepare not in PREPARE_CHOICES:
+            raise StoreError(
+                f"pool setting prepare must be one of {', '.join(PREPARE_CHOICES)}; "
+                f"got {self.prepare!r}"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PoolSettings:
@@ -72,13 +93,15 @@ class PoolSettings:
                 values[f.name] = _parse(key, raw, type(f.default))
         return cls(**values)
 
-    def with_overrides(self, **overrides: float | int | bool | None) -> PoolSettings:
+    def with_overrides(self, **overrides: float | int | bool | str | None) -> PoolSettings:
         """These settings with every argument that is not None replacing its field."""
         given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
         return replace(self, **given) if given else self
 
 
-def _parse(key: str, raw: str, kind: type) -> int | float | bool:
+def _parse(key: str, raw: str, kind: type) -> int | float | bool | str:
+    if kind is str:
+        return raw.lower()
     try:
         if kind is bool:
             lowered = raw.lower()

@@ -100,8 +100,17 @@ def is_disconnect(exc: psycopg.Error) -> bool:
     return state.startswith("08") or state in DISCONNECTED
 
 
+# A migration changed what a statement the connection had prepared returns (a column's type):
+# the statement failed before doing anything, and the rollback made psycopg forget every
+# prepared statement, so the next attempt prepares it afresh.
+STALE_PREPARED = ("0A000", "cached plan must not change result type")
+
+
 def is_retryable(exc: psycopg.Error) -> bool:
-    return (exc.sqlstate or "") in RETRYABLE
+    state = exc.sqlstate or ""
+    if state == STALE_PREPARED[0]:
+        return exc.diag.message_primary == STALE_PREPARED[1]
+    return state in RETRYABLE
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,9 +7,10 @@ guard this store: a bug in the app cannot read or change another user's sessions
 PostgREST, it also applies the role's own settings (`alter role … set`, such as
 statement_timeout: 8 s for authenticated), which a role would otherwise get only at login; they
 are read once per store and role. JSON the store cannot decode (nested beyond what Python's
-decoder follows) raises UndecodableValueError rather than crashing the caller. Nothing is
-prepared server-side and no session state outlives a transaction, so the store works behind
-Supabase's transaction-mode pooler.
+decoder follows) raises UndecodableValueError rather than crashing the caller. No session state
+outlives a transaction, and statements are prepared server-side only on a connection that reaches
+PostgreSQL itself (PoolSettings.prepare), so the store works behind Supabase's transaction-mode
+pooler too.
 
 The operations themselves live in `_base` and are shared with the async store; this module only
 runs them on a ConnectionPool.
@@ -18,7 +19,7 @@ runs them on a ConnectionPool.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -51,6 +52,7 @@ from lift_db.store.postgres._base import (
     decode_json,
     log_statement,
     pool_exhausted,
+    prepare_threshold,
 )
 from lift_db.store.postgres._reconnect import Tries, after_failure
 from lift_db.store.postgres.pool import PoolSettings
@@ -61,8 +63,19 @@ from lift_db.store.tokens import TokenVerifier
 T = TypeVar("T")
 
 
-def _configure(conn: psycopg.Connection[Any]) -> None:
-    set_json_loads(decode_json, conn)
+def _configurer(prepare: str) -> Callable[[psycopg.Connection[Any]], None]:
+    """What every new connection of the store's pools gets: the JSON decoder, and under
+    `prepare=auto` prepared statements when nothing stands between it and the server."""
+
+    def configure(conn: psycopg.Connection[Any]) -> None:
+        set_json_loads(decode_json, conn)
+        if prepare == "auto":
+            row = conn.execute(q.SERVER_PID, prepare=False).fetchone()
+            conn.prepare_threshold = prepare_threshold(
+                conn.info.backend_pid, None if row is None else row[0]
+            )
+
+    return configure
 
 
 def _check(conn: psycopg.Connection[Any]) -> None:
@@ -98,9 +111,10 @@ class PostgresSessionStore(BasePostgresStore):
         super().__init__(dsn, chosen, verifier)
         if not replica_wait >= 0:
             raise InvalidInputError("replica_wait must be 0 seconds or more")
+        configure = _configurer(chosen.prepare)
         self._pool: ConnectionPool = ConnectionPool(
             dsn,
-            configure=_configure,
+            configure=configure,
             check=_check if chosen.check else None,
             **self._pool_arguments(),
         )
@@ -117,7 +131,7 @@ class PostgresSessionStore(BasePostgresStore):
                 wait=replica_wait,
                 max_size=chosen.max_size,
                 kwargs=self._pool_arguments()["kwargs"],
-                configure=_configure,
+                configure=configure,
             )
             if read_urls
             else None
