@@ -256,3 +256,28 @@ def test_a_token_signed_with_the_projects_signing_keys_verifies_through_its_jwks
         assert refused.value.reason == "unknown_key"
     finally:
         store.close()
+
+
+def test_the_sub_setting_always_repeats_the_claims_own_sub(
+    pg_tokens: PostgresSessionStore, auth_users: Callable[[], uuid.UUID]
+) -> None:
+    """auth.uid() reads `request.jwt.claim.sub` before the claims; the store sets it from the
+    very claims it sets, so the two can never name different users (none: empty)."""
+    uid = auth_users()
+
+    def seen(view: object) -> tuple[str, str | None, str | None]:
+        assert isinstance(view, PostgresSessionView)
+
+        def steps() -> Steps[tuple[str, str | None, str | None]]:
+            row = yield one(
+                "select current_setting('request.jwt.claim.sub'),"
+                " current_setting('request.jwt.claims')::jsonb ->> 'sub', auth.uid()::text"
+            )
+            return row[0], row[1], row[2]
+
+        return view._run(Operation("sub", steps))
+
+    assert seen(pg_tokens.for_token(token(uid))) == (str(uid), str(uid), str(uid))
+    assert seen(pg_tokens.for_user(uid)) == (str(uid), str(uid), str(uid))
+    assert seen(pg_tokens.for_token(token(None))) == ("", None, None)
+    assert seen(pg_tokens.service()) == ("", None, None)

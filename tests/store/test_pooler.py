@@ -22,7 +22,8 @@ ROUNDS = 12
 PROBES = 200
 BASELINE = (
     "select current_user::text, current_setting('role'),"
-    " coalesce(current_setting('request.jwt.claims', true), ''),"
+    " coalesce(current_setting('request.jwt.claims', true), '')"
+    " || coalesce(current_setting('request.jwt.claim.sub', true), ''),"
     " coalesce(current_setting('lift.change_description', true), ''),"
     " current_setting('statement_timeout'), pg_catalog.pg_backend_pid()"
 )

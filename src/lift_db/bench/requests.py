@@ -50,7 +50,7 @@ def act_as(conn: Conn, who: Identity, extra: tuple[tuple[str, str], ...] = ()) -
         _role_settings[who.role] = settings
     names = [*settings[0], *(n for n, _ in extra)]
     values = [*settings[1], *(v for _, v in extra)]
-    conn.execute(store_queries.ACT_AS, (who.role, who.claims, names, values))
+    conn.execute(store_queries.ACT_AS, (who.role, who.claims, who.claims, names, values))
 
 
 def _begin(conn: Conn, who: Identity, settings: dict[str, str] | None) -> None:

@@ -192,7 +192,7 @@ class BasePostgresView(ViewChecks):
         if op.settings:
             names = [*names, *(name for name, _ in op.settings)]
             values = [*values, *(value for _, value in op.settings)]
-        yield execute(q.ACT_AS, (self._role, self._claims, names, values))
+        yield execute(q.ACT_AS, (self._role, self._claims, self._claims, names, values))
         return (yield from op.steps())
 
     def _access(self, sid: UUID) -> Steps[Access | None]:
