@@ -281,3 +281,19 @@ def test_the_sub_setting_always_repeats_the_claims_own_sub(
     assert seen(pg_tokens.for_user(uid)) == (str(uid), str(uid), str(uid))
     assert seen(pg_tokens.for_token(token(None))) == ("", None, None)
     assert seen(pg_tokens.service()) == ("", None, None)
+
+
+def test_a_sub_left_on_the_connection_never_speaks_for_the_caller(
+    auth_users: Callable[[], uuid.UUID],
+) -> None:
+    """A session-level `request.jwt.claim.sub` (left by anything that shared the connection, as
+    a pooler's other clients do) would come first in auth.uid(); the store's own, set for each
+    transaction, replaces it."""
+    alice, bob = auth_users(), auth_users()
+    with PostgresSessionStore(database_url(), min_size=1, max_size=1) as store:
+        with store._pool.connection() as conn:
+            conn.execute("select set_config('request.jwt.claim.sub', %s, false)", (str(bob),))
+        mine = store.for_user(alice).create(NewSession(user_id=alice, prompt="alice's"))
+        assert mine.user_id == alice
+        _, _, acting = database_identity(store.for_user(alice))
+        assert acting == str(alice)

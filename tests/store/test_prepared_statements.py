@@ -7,6 +7,7 @@ the policies' `(select auth.uid())` is evaluated when the plan runs, not when it
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -25,11 +26,12 @@ from lift_db.store import (
 )
 from lift_db.store.postgres import queries as q
 from lift_db.store.postgres._base import Operation, Steps, every
-from lift_db.store.postgres.sqlstate import is_retryable
+from lift_db.store.postgres.sqlstate import is_retryable, is_stale_prepared
 from lift_db.store.postgres.store import PostgresSessionView
 from tests.conftest import ROOT, ScratchFactory
 from tests.store.conftest import database_url
 
+POOL = 4
 # Past PostgreSQL's five custom plans, after which a prepared statement runs its generic plan.
 ROUNDS = 8
 PREPARED: Any = (
@@ -147,11 +149,12 @@ def test_auto_prepares_on_a_direct_connection_and_not_through_the_pooler(
 
 
 def test_a_statement_whose_result_type_changed_is_prepared_again(
-    scratch_db: ScratchFactory, auth_users: Callable[[], uuid.UUID]
+    scratch_db: ScratchFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A migration that changes a column's type under a running app: the next call on each
-    connection fails once with 'cached plan must not change result type'; the store runs it
-    again, freshly prepared, and the caller never sees it."""
+    """A migration that changes a column's type under a running app: every pooled connection
+    that prepared a statement reading it fails once with 'cached plan must not change result
+    type'; the store runs the call again on the next connection until one has prepared it
+    afresh, and the caller never sees it."""
     target = scratch_db()
     commands.migrate(find_project(ROOT), target, lambda _line: None)
     user = uuid.uuid4()
@@ -161,20 +164,31 @@ def test_a_statement_whose_result_type_changed_is_prepared_again(
             " values (%s, 'authenticated', 'authenticated', 'a@prepared.test', now())",
             (user,),
         )
-    with PostgresSessionStore(
-        target.url, settings=PoolSettings(min_size=1, max_size=1, prepare="always")
-    ) as store:
+    settings = PoolSettings(min_size=POOL, max_size=POOL, prepare="always")
+    with PostgresSessionStore(target.url, settings=settings) as store:
         view = store.for_user(user)
-        made = view.create(NewSession(user_id=user, prompt="before"))
-        assert view.get(made.id) is not None
+        made = view.create(NewSession(user_id=user, prompt="before", current_ir={"n": 0}))
+        # The pool hands out its oldest idle connection: these calls prepare on every one.
+        for _ in range(2 * POOL):
+            assert view.get(made.id) is not None
         with target.connect(admin=True) as conn:
             conn.execute("alter table public.sessions alter column prompt type varchar(100000)")
-        got = view.get(made.id)
+        caplog.set_level(logging.INFO, logger="lift_db.store")
+        for _ in range(2 * POOL):
+            got = view.get(made.id)
+            assert got is not None
+            assert got.prompt == "before"
+            assert [s.id for s in view.list_all()] == [made.id]
         assert got is not None
-        assert got.prompt == "before"
+        updated = view.update(got.with_ir({"n": 1}))
+        assert updated.ir_version == 2
+    again = [r for r in caplog.records if "predates a schema change" in r.getMessage()]
+    # Every connection held the stale statement: the first call after the change found all of
+    # them, one after another, and was answered by the first connection that had forgotten it.
+    assert len(again) == POOL, [r.getMessage() for r in again]
 
 
-def test_only_the_stale_prepared_statement_error_of_its_class_is_retryable(
+def test_only_the_stale_prepared_statement_error_of_its_class_is_recognised(
     scratch_db: ScratchFactory,
 ) -> None:
     target = scratch_db()
@@ -191,5 +205,7 @@ def test_only_the_stale_prepared_statement_error_of_its_class_is_retryable(
             conn.execute("select * from public.t where v = %s", (1,))
         with pytest.raises(psycopg.errors.FeatureNotSupported) as other:
             conn.execute("create table public.u (v int check (v in (select 1)))")
-    assert is_retryable(stale.value)
-    assert not is_retryable(other.value)
+    assert is_stale_prepared(stale.value)
+    assert not is_stale_prepared(other.value)
+    # Not a collision: it is retried once per connection, not up to the collision attempts.
+    assert not is_retryable(stale.value)

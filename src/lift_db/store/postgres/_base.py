@@ -281,7 +281,7 @@ class BasePostgresView(ViewChecks):
         if self._user is None:
             params: Params = {"status": status, "limit": limit}
             statement = every(q.LIST_SESSIONS, params)
-            settings: tuple[tuple[str, str], ...] = ()
+            settings: tuple[tuple[str, str], ...] = q.CUSTOM_PLANS
         else:
             if status is None:
                 statement = every(q.LIST_OWN_SESSIONS, (self._user, limit))
@@ -442,7 +442,7 @@ class BasePostgresView(ViewChecks):
             rows = yield every(q.LIST_EVENTS, params)
             return [event_from_row(r) for r in rows]
 
-        return Operation("events", steps, replica_ok=True)
+        return Operation("events", steps, replica_ok=True, settings=q.CUSTOM_PLANS)
 
 
 def _written(row: Row | None) -> Row:

@@ -6,7 +6,9 @@ the server answered anything: the caller has the pool drop it with every other d
 call goes on on a fresh connection, callers never see it. A connection that broke during the
 call (restart, failover, the pooler lost it) is tried once more for a read and for a repeatable
 write (a create with an idempotency key); any other write then raises StoreUnavailableError with
-`may_have_committed`: it committed exactly once or not at all.
+`may_have_committed`: it committed exactly once or not at all. A statement prepared before a
+migration changed what it returns fails before doing anything: the call runs again, once per
+connection that may still hold one.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ import psycopg
 from lift_db.store._log import logger
 from lift_db.store.errors import StoreError, StoreUnavailableError
 from lift_db.store.postgres._base import MAX_ATTEMPTS, Operation, collided
-from lift_db.store.postgres.sqlstate import is_disconnect, is_retryable, map_error
+from lift_db.store.postgres.sqlstate import (
+    is_disconnect,
+    is_retryable,
+    is_stale_prepared,
+    map_error,
+)
 
 # A read, or a repeatable write, whose connection broke during the call is sent again this often.
 MAX_RECONNECTS = 1
@@ -32,6 +39,7 @@ class Tries:
     attempt: int = 0
     reconnects: int = 0
     stale: int = 0
+    replanned: int = 0
 
 
 def after_failure(
@@ -42,6 +50,12 @@ def after_failure(
     statement on this connection."""
     if is_retryable(exc) and tries.attempt < MAX_ATTEMPTS:
         return collided(op, exc, tries.attempt)
+    # After a migration every idle connection may hold the stale statement: each one found is
+    # one fewer (its rollback cleared it), so this ends.
+    if is_stale_prepared(exc) and tries.replanned <= pool_size:
+        tries.replanned += 1
+        logger.info("%s: a prepared statement predates a schema change; sent again", op.name)
+        return None
     if not is_disconnect(exc):
         return map_error(exc, op.session_id)
     if not answered and tries.stale <= pool_size:

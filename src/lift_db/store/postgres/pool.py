@@ -26,13 +26,16 @@ load balancer shorter than max_idle).
 A prepared statement is parsed, analysed and planned once per connection; only its parameters
 travel afterwards. That planning is most of what Row Level Security costs a short statement
 (the policies' `(select auth.uid())` and shared-access halves are planned with it), so on a
-direct connection (or Supavisor's session mode) preparing takes the policies' price to almost
-nothing. A transaction-mode pooler hands each transaction whichever server connection is free,
-where a statement prepared on another one does not exist: Supavisor's transaction mode refuses
-them, PgBouncer before 1.21 too. `auto` tells the two apart without configuration: a pooler
-answers a connection with its own backend key, so the process id the connection was given is
-not the one the server reports (`pg_backend_pid()`); then nothing is prepared. `always` is for a
-pooler known to track prepared statements (PgBouncer 1.21+ with `max_prepared_statements`).
+direct connection preparing removes most of the policies' price (measured in
+docs/performance.md). A transaction-mode pooler hands each transaction whichever server
+connection is free, where a statement prepared on another one does not exist: Supavisor's
+transaction mode refuses them, PgBouncer before 1.21 too. `auto` tells a direct connection
+without configuration: a pooler answers a connection with a backend key of its own, so the
+process id the connection was given is not the one the server reports (`pg_backend_pid()`);
+then nothing is prepared, in a pooler's session mode too. `always` is for a pooler known to keep
+a client's prepared statements: Supavisor's session mode, or PgBouncer 1.22+ with
+`max_prepared_statements` (earlier versions mishandle the `DEALLOCATE ALL` psycopg sends after
+every rolled-back transaction).
 """
 
 from __future__ import annotations

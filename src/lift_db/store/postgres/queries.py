@@ -106,7 +106,9 @@ returning id, user_id, prompt, status, current_ir, ir_version, metadata, created
 # Null parameters switch a filter off; the planner sees their values (unnamed statements are
 # planned per execution), so the (user_id, status, created_at) index still serves the query.
 # The explicit owner filter spares the policy from running on every row.
-# Every user's sessions: service_role only (it bypasses RLS, so nothing else narrows it).
+# Sessions with no owner filter of the store's own: every user's for service_role (it bypasses
+# RLS), what the policies show for a token's anon or other role. A status of null means any;
+# run with CUSTOM_PLANS, so that a prepared statement is planned for the status it is given.
 LIST_SESSIONS: LiteralString = """
 select id, user_id, prompt, status, current_ir, ir_version, metadata, created_at, updated_at
   from public.sessions
@@ -142,6 +144,10 @@ select id, user_id, prompt, status, current_ir, ir_version, metadata, created_at
 # the page's end; the shared half is then never evaluated for the user's own rows. For this
 # transaction only: a list with no owner filter needs the bitmap scan for the shared half.
 OWN_LIST_SETTINGS: tuple[tuple[str, str], ...] = (("enable_bitmapscan", "off"),)
+
+# For a statement whose null parameters switch a filter off (`%s is null or …`): one generic
+# plan would have to serve every combination and could use no index for any; plan each call.
+CUSTOM_PLANS: tuple[tuple[str, str], ...] = (("plan_cache_mode", "force_custom_plan"),)
 
 # API roles have no table-level DELETE (it would let them LOCK whole tables): a signed-in user
 # deletes through the schema's functions, which apply the delete policies' rules and fail alike
@@ -236,6 +242,7 @@ values (%s, coalesce(%s, auth.uid()), %s, %s, %s)
 returning id, session_id, user_id, event_type, event_data, latency_ms, created_at
 """
 
+# Null parameters switch its filters off: run with CUSTOM_PLANS.
 LIST_EVENTS: LiteralString = """
 select id, session_id, user_id, event_type, event_data, latency_ms, created_at
   from public.analytics_events

@@ -100,17 +100,22 @@ def is_disconnect(exc: psycopg.Error) -> bool:
     return state.startswith("08") or state in DISCONNECTED
 
 
-# A migration changed what a statement the connection had prepared returns (a column's type):
-# the statement failed before doing anything, and the rollback made psycopg forget every
-# prepared statement, so the next attempt prepares it afresh.
-STALE_PREPARED = ("0A000", "cached plan must not change result type")
-
-
 def is_retryable(exc: psycopg.Error) -> bool:
-    state = exc.sqlstate or ""
-    if state == STALE_PREPARED[0]:
-        return exc.diag.message_primary == STALE_PREPARED[1]
-    return state in RETRYABLE
+    return (exc.sqlstate or "") in RETRYABLE
+
+
+def is_stale_prepared(exc: psycopg.Error) -> bool:
+    """A migration changed what a statement this connection had prepared returns (a column's
+    type). The statement failed before doing anything and the rollback made psycopg forget the
+    connection's prepared statements: the call can simply run again. Known by the server
+    function that raises it, so a server speaking another language is recognised too."""
+    if exc.sqlstate != "0A000":
+        return False
+    diag = exc.diag
+    return (
+        diag.source_function == "RevalidateCachedQuery"
+        or diag.message_primary == "cached plan must not change result type"
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -57,7 +57,7 @@ from lift_db.store.postgres._base import (
 from lift_db.store.postgres._reconnect import Tries, after_failure
 from lift_db.store.postgres.pool import PoolSettings
 from lift_db.store.postgres.replicas import DEFAULT_WAIT_S, Miss, ReadRouter
-from lift_db.store.postgres.sqlstate import is_disconnect, map_error
+from lift_db.store.postgres.sqlstate import is_disconnect, is_stale_prepared, map_error
 from lift_db.store.tokens import TokenVerifier
 
 T = TypeVar("T")
@@ -224,7 +224,10 @@ class PostgresSessionView(BasePostgresView):
             except Miss:
                 pass
             except psycopg.Error as exc:
-                raise map_error(exc, op.session_id) from exc
+                # A statement the replica connection prepared before a schema change replayed
+                # there: the primary answers this call (and the retries below apply there).
+                if not is_stale_prepared(exc):
+                    raise map_error(exc, op.session_id) from exc
         tries = Tries()
         while True:
             tries.attempt += 1
