@@ -12,6 +12,7 @@ from lift_db.bench.measure import Summary
 from lift_db.bench.report import (
     GENERATED_BEGIN,
     GENERATED_END,
+    is_flat_figure,
     load_baseline,
     markdown,
     replace_generated,
@@ -117,3 +118,25 @@ def test_a_run_at_another_scale_is_not_compared_with_the_accepted_run(tmp_path: 
     assert load_baseline(accepted, 1.0) != {}
     # A quick run (scale 0.01) against a default-scale baseline would show noise as change.
     assert load_baseline(accepted, 0.01) == {}
+
+
+def test_the_filtered_search_is_judged_flat_and_the_exhaustive_one_is_not() -> None:
+    def vector(name: str, subject: str) -> Figure:
+        return Figure(
+            section="vector",
+            name=name,
+            unit="ms",
+            subject_label=subject,
+            subject=Summary.of([1.0]),
+        )
+
+    own = "10 nearest among one user's own (~1% of all)"
+    assert is_flat_figure(vector(own, "public.match_sessions"))
+    assert is_flat_figure(
+        vector(
+            "10 nearest among one user's own: query among others' embeddings vs empty space",
+            "query at the centre of others' largest cluster",
+        )
+    )
+    assert not is_flat_figure(vector(own, "iterative scans off"))
+    assert not is_flat_figure(vector("10 nearest of all, hnsw.ef_search 40", "HNSW index"))
