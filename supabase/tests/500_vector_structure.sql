@@ -44,7 +44,7 @@ select bag_eq(
 -- The index: HNSW with the operator class whose operator the search orders by.
 select indexes_are('public', 'session_embeddings',
                    array['session_embeddings_pkey', 'session_embeddings_embedding_idx',
-                         'session_embeddings_owner_id_idx'],
+                         'session_embeddings_owner_id_session_id_idx'],
                    'the primary key, the vector index and the owner''s index');
 select index_is_type('public', 'session_embeddings', 'session_embeddings_embedding_idx', 'hnsw',
                      'the vector index is HNSW (sound on an empty table, unlike IVFFlat)');

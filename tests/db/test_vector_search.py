@@ -288,7 +288,7 @@ def test_the_owner_search_is_planned_on_the_owner_and_session_indexes(
 ) -> None:
     """EXPLAIN of the function's exact statement, as the owner: the select policy's conditions
     (the copy of the owner, the sessions shared with the caller) fetch the readable set through
-    the owner_id index and the primary key on session_id."""
+    the (owner_id, session_id) index and the primary key on session_id."""
     act_as(conn, "authenticated", fixture.owner)
     apply_function_settings(conn)
     row = conn.execute(EXACT_STATEMENT, (fixture.queries[0], K)).fetchone()
@@ -297,7 +297,7 @@ def test_the_owner_search_is_planned_on_the_owner_and_session_indexes(
     scans = [n for n in plan_nodes(plan) if n.get("Relation Name") == "session_embeddings"]
     assert [n["Node Type"] for n in scans] == ["Bitmap Heap Scan"]
     assert index_names(plan) == {
-        "session_embeddings_owner_id_idx",
+        "session_embeddings_owner_id_session_id_idx",
         "session_embeddings_pkey",
     }
 
@@ -318,18 +318,9 @@ def test_a_large_readable_set_is_planned_on_the_hnsw_index(fixture: Fixture, con
     assert "Filter" in scans[0], "RLS filters the index scan's rows"
 
 
-@pytest.mark.parametrize(
-    ("who", "index"),
-    [
-        ("owner", "session_embeddings_owner_id_idx"),
-        ("crowd", "session_embeddings_embedding_idx"),
-    ],
-)
-def test_the_function_itself_takes_its_path(
-    fixture: Fixture, conn: Conn, who: str, index: str
-) -> None:
-    """auto_explain shows the plan match_sessions actually executes (needs the superuser): the
-    exact path for the owner (30 readable), the HNSW index for the crowd (2,970 readable)."""
+def function_plans(conn: Conn, user: uuid.UUID, query: str) -> list[dict[str, Any]]:
+    """The plans match_sessions' own statements ran with, as `user`, captured by auto_explain
+    (needs the superuser)."""
     superuser = conn.execute("select rolsuper from pg_roles where rolname = current_user")
     if superuser.fetchone() != (True,):
         pytest.skip("auto_explain needs a superuser; the local server has one")
@@ -345,19 +336,72 @@ def test_the_function_itself_takes_its_path(
         ("auto_explain.log_nested_statements", "on"),
         ("auto_explain.log_level", "notice"),
         ("auto_explain.log_format", "json"),
+        ("auto_explain.log_analyze", "on"),
     ]:
         conn.execute("select set_config(%s, %s, true)", (name, value))
-    act_as(conn, "authenticated", fixture.owner if who == "owner" else fixture.crowd)
+    act_as(conn, "authenticated", user)
     try:
-        found = search(conn, fixture.queries[0])
+        found = search(conn, query)
     finally:
         conn.remove_notice_handler(collect)
     assert len(found) == K
-    searches = [p for p in plans if "<=>" in p and "session_embeddings" in p]
+    nested = [p for p in plans if "session_embeddings" in p and "match_sessions(" not in p]
+    return [json.loads(p.split("\n", 1)[1]) for p in nested]
+
+
+@pytest.mark.parametrize(
+    ("who", "index"),
+    [
+        ("owner", "session_embeddings_owner_id_session_id_idx"),
+        ("crowd", "session_embeddings_embedding_idx"),
+    ],
+)
+def test_the_function_itself_takes_its_path(
+    fixture: Fixture, conn: Conn, who: str, index: str
+) -> None:
+    """The exact path for the owner (30 readable), the HNSW index for the crowd (2,970
+    readable), in the plans match_sessions actually executes."""
+    plans = function_plans(
+        conn, fixture.owner if who == "owner" else fixture.crowd, fixture.queries[0]
+    )
+    searches = [p for p in plans if "<=>" in p["Query Text"]]
     assert searches, f"no nested plan ranked embeddings: {plans}"
-    used = [index_names(json.loads(p.split("\n", 1)[1])["Plan"]) for p in searches]
+    used = [index_names(p["Plan"]) for p in searches]
     assert all(index in names for names in used), used
     other = (
-        "session_embeddings_embedding_idx" if who == "owner" else "session_embeddings_owner_id_idx"
+        "session_embeddings_embedding_idx"
+        if who == "owner"
+        else "session_embeddings_owner_id_session_id_idx"
     )
     assert not any(other in names for names in used), used
+
+
+@pytest.mark.parametrize("who", ["owner", "crowd"])
+def test_the_path_is_chosen_from_the_indexes_alone(fixture: Fixture, conn: Conn, who: str) -> None:
+    """The count that picks the path reads no embedding row for a user who owns few of them: the
+    owned embeddings come from the (owner_id, session_id) index, which holds every column the
+    select policy reads, and the shares from session_shares' (user_id, session_id) index. For
+    the crowd, who owns 99% of the table (2,970 rows), the planner may read the table itself,
+    and the count stops past the limit either way."""
+    plans = function_plans(
+        conn, fixture.owner if who == "owner" else fixture.crowd, fixture.queries[0]
+    )
+    counts = [
+        p
+        for p in plans
+        if "<=>" not in p["Query Text"]
+        and any(n.get("Relation Name") == "session_embeddings" for n in plan_nodes(p["Plan"]))
+    ]
+    assert len(counts) == 1, [p["Query Text"] for p in counts]
+    nodes = list(plan_nodes(counts[0]["Plan"]))
+    owned = [n for n in nodes if n.get("Relation Name") == "session_embeddings"]
+    assert len(owned) == 1
+    if who == "owner":
+        assert (owned[0]["Node Type"], owned[0]["Index Name"]) == (
+            "Index Only Scan",
+            "session_embeddings_owner_id_session_id_idx",
+        )
+    shared = [n for n in nodes if n.get("Relation Name") == "session_shares"]
+    assert shared, "the shares are counted"
+    assert "Seq Scan" not in {n["Node Type"] for n in shared}, "through the (user_id, …) index"
+    assert owned[0]["Actual Rows"] == (30 if who == "owner" else 1001)

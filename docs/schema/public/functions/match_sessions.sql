@@ -15,7 +15,7 @@ CREATE FUNCTION public.match_sessions(query_embedding extensions.vector, match_c
     SET enable_sort TO 'on'
     AS $$
 declare
-  -- Readable embeddings up to which the exact path is taken (measured; see above).
+  -- Readable embeddings up to which the exact path is taken (measured; see 20261201140100).
   exact_search_limit constant integer := 1000;
   dimensions integer;
   caller uuid := (select auth.uid());
@@ -53,11 +53,25 @@ begin
       using errcode = '22023';
   end if;
 
+  -- Owned embeddings plus shares: an upper bound of the readable set, read from indexes only
+  -- (see above). Each count stops past the limit.
   if caller is not null then
-    select count(*) into readable
-      from (
-        select from public.session_embeddings limit exact_search_limit + 1
-      ) as r;
+    select
+      (
+        select count(*) from (
+          select from public.session_embeddings as e
+          where e.owner_id = caller
+          limit exact_search_limit + 1
+        ) as owned
+      )
+      + (
+        select count(*) from (
+          select from public.session_shares as sh
+          where sh.user_id = caller
+          limit exact_search_limit + 1
+        ) as shared
+      )
+    into readable;
   end if;
 
   if caller is not null and readable <= exact_search_limit then
@@ -121,7 +135,7 @@ $$;
 -- Name: FUNCTION match_sessions(query_embedding extensions.vector, match_count integer, min_similarity double precision); Type: COMMENT; Schema: public
 --
 
-COMMENT ON FUNCTION public.match_sessions(query_embedding extensions.vector, match_count integer, min_similarity double precision) IS 'Sessions the caller may read whose IR embedding is most similar (cosine) to query_embedding, best first: at most match_count (1..100) with similarity >= min_similarity (-1..1). is_stale: the embedding was computed from an older IR version. Exact for a caller who reads up to 1000 embeddings.';
+COMMENT ON FUNCTION public.match_sessions(query_embedding extensions.vector, match_count integer, min_similarity double precision) IS 'Sessions the caller may read whose IR embedding is most similar (cosine) to query_embedding, best first: at most match_count (1..100) with similarity >= min_similarity (-1..1). is_stale: the embedding was computed from an older IR version. Exact for a caller whose own embeddings and shares number at most 1000 together.';
 
 --
 -- Name: FUNCTION match_sessions(query_embedding extensions.vector, match_count integer, min_similarity double precision); Type: ACL; Schema: public

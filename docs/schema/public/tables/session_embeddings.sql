@@ -58,10 +58,10 @@ ALTER TABLE ONLY public.session_embeddings
 CREATE INDEX session_embeddings_embedding_idx ON public.session_embeddings USING hnsw (embedding extensions.vector_cosine_ops) WITH (m='16', ef_construction='64');
 
 --
--- Name: session_embeddings_owner_id_idx; Type: INDEX; Schema: public
+-- Name: session_embeddings_owner_id_session_id_idx; Type: INDEX; Schema: public
 --
 
-CREATE INDEX session_embeddings_owner_id_idx ON public.session_embeddings USING btree (owner_id);
+CREATE INDEX session_embeddings_owner_id_session_id_idx ON public.session_embeddings USING btree (owner_id, session_id);
 
 --
 -- Name: session_embeddings session_embeddings_200_copy_owner; Type: TRIGGER; Schema: public
