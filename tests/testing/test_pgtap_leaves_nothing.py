@@ -67,6 +67,13 @@ def _project_database(scratch_db: ScratchFactory) -> Target:
     return target
 
 
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and the child inherits that: Python
+    # then installs no KeyboardInterrupt handler, and the Ctrl-C below would be lost whenever
+    # the outer run is itself a background job.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _pytest(target: Target, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "DATABASE_URL": target.url}
     return subprocess.Popen(
@@ -76,6 +83,7 @@ def _pytest(target: Target, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_default_sigint,
     )
 
 
