@@ -405,3 +405,39 @@ def test_the_path_is_chosen_from_the_indexes_alone(fixture: Fixture, conn: Conn,
     assert shared, "the shares are counted"
     assert "Seq Scan" not in {n["Node Type"] for n in shared}, "through the (user_id, …) index"
     assert owned[0]["Actual Rows"] == (30 if who == "owner" else 1001)
+
+
+def test_shares_of_empty_sessions_change_the_path_not_what_is_found(
+    fixture: Fixture, conn: Conn
+) -> None:
+    """An attacker who shares 1,001 sessions without embeddings with the owner pushes the
+    owner's count past the limit (shares count toward it), so the owner's search takes the
+    index path. That is all it can do: every row found is still one the owner may read, and
+    none of the attacker's 2,970 embeddings, shared or not, turns up."""
+    conn.execute(
+        "insert into public.sessions (id, user_id, prompt, current_ir)"
+        " select gen_random_uuid(), %s, 'empty ' || n, '{\"spec\": \"empty\"}'"
+        "   from generate_series(1, 1001) as n",
+        (fixture.crowd,),
+    )
+    conn.execute(
+        "insert into public.session_shares (session_id, user_id, role)"
+        " select s.id, %s, 'viewer' from public.sessions as s"
+        "  where s.user_id = %s and s.prompt like 'empty %%'",
+        (fixture.owner, fixture.crowd),
+    )
+    plans = function_plans(conn, fixture.owner, fixture.queries[0])
+    searches = [p for p in plans if "<=>" in p["Query Text"]]
+    assert [index_names(p["Plan"]) & {"session_embeddings_embedding_idx"} for p in searches] == [
+        {"session_embeddings_embedding_idx"}
+    ], "the shares moved the owner to the index path"
+    owned = {
+        r[0]
+        for r in conn.execute(
+            "select s.id from public.sessions as s where s.user_id = %s", (fixture.owner,)
+        )
+    }
+    for query in fixture.queries[:5]:
+        found = search(conn, query)
+        assert found, "the index path still answers"
+        assert set(found) <= owned, "only the owner's own embeddings are readable"
